@@ -1,0 +1,335 @@
+/* SessionData: the Python face of a strobe_session (metadata, frame table,
+ * call tree) and its renderers. The Python package's Session wraps it. */
+#include "ext.h"
+#include "render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    PyObject_HEAD
+    strobe_session *s;
+} SessionData;
+
+PyObject *
+strobe_session_wrap(strobe_modstate *st, strobe_session *s)
+{
+    SessionData *obj = PyObject_GC_New(SessionData, st->SessionType);
+    if (obj == NULL) {
+        strobe_session_free(s);
+        return NULL;
+    }
+    obj->s = s;
+    PyObject_GC_Track(obj);
+    return (PyObject *)obj;
+}
+
+strobe_session *
+strobe_session_unwrap(strobe_modstate *st, PyObject *obj)
+{
+    if (!PyObject_TypeCheck(obj, st->SessionType)) {
+        PyErr_SetString(PyExc_TypeError, "expected a SessionData");
+        return NULL;
+    }
+    return ((SessionData *)obj)->s;
+}
+
+static PyObject *
+decode(const char *p, size_t n)
+{
+    /* surrogatepass: lone surrogates in names came in that way. */
+    PyObject *r = PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "surrogatepass");
+    if (r == NULL) {
+        PyErr_Clear();
+        r = PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "replace");
+    }
+    return r;
+}
+
+static PyObject *
+optional_str(const char *p)
+{
+    if (p == NULL) {
+        Py_RETURN_NONE;
+    }
+    return decode(p, strlen(p));
+}
+
+PyDoc_STRVAR(frames_doc, "frames()\n--\n\n"
+                         "The frame table: a list of (name, file, first_line, kind) "
+                         "tuples indexed by frame id; kind is 'python', 'c' or "
+                         "'synthetic'.");
+
+static PyObject *
+SessionData_frames(SessionData *self, PyObject *Py_UNUSED(ignored))
+{
+    static const char *kinds[] = {"python", "c", "synthetic"};
+    size_t n = strobe_frames_count(self->s->frames);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        strobe_frame f;
+        if (strobe_frames_get(self->s->frames, (uint32_t)i, &f) < 0) {
+            Py_DECREF(list);
+            PyErr_SetString(PyExc_SystemError, "frame table is inconsistent");
+            return NULL;
+        }
+        PyObject *t = Py_BuildValue("(NNis)", decode(f.name, f.name_len),
+                                    decode(f.file, f.file_len), (int)f.first_line,
+                                    kinds[f.kind < 3 ? f.kind : 2]);
+        if (t == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+    }
+    return list;
+}
+
+PyDoc_STRVAR(render_doc,
+             "render(renderer, flags=b'', threshold=0.01, show_all=False, "
+             "time='wall', unicode=True, color=False, collapse_recursion=True)\n--\n\n"
+             "Render the session. renderer is 'text' or 'json'; flags holds one "
+             "byte per frame id (1 library, 2 hide, 4 show).");
+
+static PyObject *
+SessionData_render(SessionData *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"renderer", "flags",   "threshold",
+                             "show_all", "time",    "unicode",
+                             "color",    "collapse_recursion", NULL};
+    const char *renderer;
+    Py_buffer flags = {0};
+    double threshold = 0.01;
+    int show_all = 0, unicode = 1, color = 0, collapse = 1;
+    const char *time_mode = "wall";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|y*dpsppp:render", kwlist,
+                                     &renderer, &flags, &threshold, &show_all,
+                                     &time_mode, &unicode, &color, &collapse)) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    strobe_buf out;
+    strobe_buf_init(&out);
+    strobe_view_options vopt = {
+        .frame_flags = flags.buf,
+        .n_flags = flags.buf ? (size_t)flags.len : 0,
+        .threshold = threshold,
+        .show_all = show_all,
+        .collapse_recursion = collapse,
+    };
+    if (!(threshold >= 0.0 && threshold <= 1.0)) {
+        PyErr_SetString(PyExc_ValueError, "threshold must be between 0 and 1");
+        goto done;
+    }
+    if (strcmp(time_mode, "wall") == 0) {
+        vopt.time_mode = STROBE_TIME_WALL;
+    } else if (strcmp(time_mode, "cpu") == 0) {
+        vopt.time_mode = STROBE_TIME_CPU;
+    } else {
+        PyErr_SetString(PyExc_ValueError, "time must be 'wall' or 'cpu'");
+        goto done;
+    }
+    int rc;
+    if (strcmp(renderer, "text") == 0) {
+        strobe_text_options topt = {.unicode = unicode, .color = color};
+        rc = strobe_render_text(self->s, &vopt, &topt, &out);
+    } else if (strcmp(renderer, "json") == 0) {
+        rc = strobe_render_json(self->s, &vopt, &out);
+    } else {
+        PyErr_Format(PyExc_ValueError, "unknown renderer %R", PyTuple_GET_ITEM(args, 0));
+        goto done;
+    }
+    if (rc < 0 || out.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyUnicode_DecodeUTF8(out.data ? out.data : "", (Py_ssize_t)out.len,
+                                  "replace");
+done:
+    strobe_buf_free(&out);
+    if (flags.obj != NULL) {
+        PyBuffer_Release(&flags);
+    }
+    return result;
+}
+
+PyDoc_STRVAR(add_error_doc, "add_error(message)\n--\n\n"
+                            "Record something that went wrong during the run.");
+
+static PyObject *
+SessionData_add_error(SessionData *self, PyObject *msg)
+{
+    const char *m = PyUnicode_AsUTF8(msg);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (strobe_session_add_error(self->s, m) < 0) {
+        return PyErr_NoMemory();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+get_start_time(SessionData *self, void *c)
+{
+    return PyFloat_FromDouble(self->s->start_time);
+}
+
+static PyObject *
+get_duration(SessionData *self, void *c)
+{
+    return PyFloat_FromDouble((double)self->s->duration_ns / 1e9);
+}
+
+static PyObject *
+get_cpu_time(SessionData *self, void *c)
+{
+    return PyFloat_FromDouble((double)self->s->cpu_ns / 1e9);
+}
+
+static PyObject *
+get_sample_count(SessionData *self, void *c)
+{
+    return PyLong_FromUnsignedLongLong(self->s->sample_count);
+}
+
+static PyObject *
+get_interval(SessionData *self, void *c)
+{
+    return PyFloat_FromDouble((double)self->s->interval_ns / 1e9);
+}
+
+static PyObject *
+get_python_version(SessionData *self, void *c)
+{
+    return optional_str(self->s->python_version);
+}
+
+static PyObject *
+get_mechanism(SessionData *self, void *c)
+{
+    return optional_str(self->s->mechanism);
+}
+
+static PyObject *
+get_target(SessionData *self, void *c)
+{
+    return optional_str(self->s->target);
+}
+
+static int
+set_target(SessionData *self, PyObject *value, void *c)
+{
+    const char *v = NULL;
+    if (value != NULL && value != Py_None) {
+        PyObject *b = PyUnicode_Check(value)
+                          ? PyUnicode_AsEncodedString(value, "utf-8", "surrogatepass")
+                          : NULL;
+        if (b == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "target must be a str");
+            }
+            return -1;
+        }
+        /* A target may hold NUL (argv cannot, but a description could):
+         * keep what precedes it. */
+        v = PyBytes_AS_STRING(b);
+        int rc = strobe_session_set_string(&self->s->target, v);
+        Py_DECREF(b);
+        if (rc < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        return 0;
+    }
+    return strobe_session_set_string(&self->s->target, NULL);
+}
+
+static PyObject *
+get_errors(SessionData *self, void *c)
+{
+    PyObject *list = PyList_New((Py_ssize_t)self->s->n_errors);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < self->s->n_errors; i++) {
+        PyObject *e = optional_str(self->s->errors[i]);
+        if (e == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, e);
+    }
+    return list;
+}
+
+static PyObject *
+get_node_count(SessionData *self, void *c)
+{
+    return PyLong_FromSize_t(strobe_tree_count(self->s->tree));
+}
+
+static PyObject *
+get_tree_memory(SessionData *self, void *c)
+{
+    return PyLong_FromSize_t(strobe_tree_memory(self->s->tree));
+}
+
+static int
+SessionData_traverse(SessionData *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static void
+SessionData_dealloc(SessionData *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    strobe_session_free(self->s);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef SessionData_methods[] = {
+    {"frames", (PyCFunction)SessionData_frames, METH_NOARGS, frames_doc},
+    {"render", (PyCFunction)(void (*)(void))SessionData_render,
+     METH_VARARGS | METH_KEYWORDS, render_doc},
+    {"add_error", (PyCFunction)SessionData_add_error, METH_O, add_error_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef SessionData_getset[] = {
+    {"start_time", (getter)get_start_time, NULL, "Start, seconds since the epoch.", NULL},
+    {"duration", (getter)get_duration, NULL, "Wall time in seconds.", NULL},
+    {"cpu_time", (getter)get_cpu_time, NULL, "CPU time in seconds.", NULL},
+    {"sample_count", (getter)get_sample_count, NULL, "Number of samples.", NULL},
+    {"interval", (getter)get_interval, NULL, "Requested interval in seconds.", NULL},
+    {"python_version", (getter)get_python_version, NULL, "Python version.", NULL},
+    {"mechanism", (getter)get_mechanism, NULL, "How sampling was re-armed.", NULL},
+    {"target", (getter)get_target, (setter)set_target, "What was profiled.", NULL},
+    {"errors", (getter)get_errors, NULL, "What went wrong while sampling.", NULL},
+    {"node_count", (getter)get_node_count, NULL, "Call tree nodes.", NULL},
+    {"tree_memory", (getter)get_tree_memory, NULL, "Bytes held by the call tree.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot SessionData_slots[] = {
+    {Py_tp_doc, "A profiling session: metadata, frame table and call tree."},
+    {Py_tp_dealloc, SessionData_dealloc},
+    {Py_tp_traverse, SessionData_traverse},
+    {Py_tp_methods, SessionData_methods},
+    {Py_tp_getset, SessionData_getset},
+    {0, NULL},
+};
+
+PyType_Spec strobe_session_spec = {
+    .name = "stroboscope._core.SessionData",
+    .basicsize = sizeof(SessionData),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = SessionData_slots,
+};

@@ -1,0 +1,140 @@
+"""Profiler: the in-code surface (context manager, start/stop, decorator)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Any, Callable, Optional, TextIO
+
+from . import _core
+from .session import Session
+
+__all__ = ["Profiler", "ProfilerError", "profile"]
+
+ProfilerError = _core.ProfilerError
+
+# Frames from this package are never shown in a report.
+_OWN_PREFIX = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _stream_wants_color(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _stream_wants_unicode(stream: TextIO) -> bool:
+    encoding = getattr(stream, "encoding", None) or ""
+    return encoding.lower().replace("-", "") in ("utf8", "utf16", "utf32")
+
+
+class Profiler:
+    """Samples the thread that starts it.
+
+    >>> with Profiler() as p:
+    ...     work()
+    >>> p.print()
+
+    ``interval`` is the time between samples in seconds (default 1 ms).
+    """
+
+    def __init__(self, interval: float = 0.001, *, estimator: str = "split") -> None:
+        self._interval = interval
+        self._sampler = _core.Sampler(interval, _OWN_PREFIX, estimator)
+        self.last_session: Optional[Session] = None
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @property
+    def is_running(self) -> bool:
+        return self._sampler.is_running
+
+    def start(self, *, root_code: Any = None, target: Optional[str] = None) -> None:
+        """Start sampling this thread. Raises ProfilerError if already running."""
+        self._target = target
+        self._sampler.start(root_code)
+
+    def stop(self) -> Session:
+        """Stop sampling and return the session (also kept as last_session).
+        Raises ProfilerError if not running or called from another thread."""
+        data = self._sampler.stop()
+        session = Session(data)
+        if self._target is not None:
+            session.target = self._target
+        elif session.target is None:
+            session.target = " ".join(sys.argv) if sys.argv and sys.argv[0] else "python"
+        self.last_session = session
+        return session
+
+    def __enter__(self) -> "Profiler":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _session(self) -> Session:
+        if self.last_session is None:
+            raise ProfilerError("no session: the profiler has not been run yet")
+        return self.last_session
+
+    def output_text(self, unicode: bool = False, color: bool = False, show_all: bool = False, **view) -> str:
+        return self._session().render("text", unicode=unicode, color=color, show_all=show_all, **view)
+
+    def output(self, renderer: str = "text", **options: Any) -> str:
+        return self._session().render(renderer, **options)
+
+    def print(
+        self,
+        file: Optional[TextIO] = None,
+        *,
+        unicode: Optional[bool] = None,
+        color: Optional[bool] = None,
+        show_all: bool = False,
+        **view: Any,
+    ) -> None:
+        """Print the text report (to stdout by default)."""
+        file = sys.stdout if file is None else file
+        unicode = _stream_wants_unicode(file) if unicode is None else unicode
+        color = _stream_wants_color(file) if color is None else color
+        file.write(self.output_text(unicode=unicode, color=color, show_all=show_all, **view))
+        file.flush()
+
+
+class profile:
+    """Profile a block or a function and print a short report to stderr.
+
+    Use as ``@profile()`` / ``@profile`` on a function, or ``with profile():``.
+    """
+
+    def __init__(self, func: Optional[Callable] = None, *, interval: float = 0.001, **view: Any) -> None:
+        self._interval = interval
+        self._view = view
+        self._profiler: Optional[Profiler] = None
+        self._func = func
+        if func is not None:
+            functools.update_wrapper(self, func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._func is None:
+            # @profile(...) with options: wrap the function now.
+            (func,) = args
+            return profile(func, interval=self._interval, **self._view)
+        with profile(interval=self._interval, **self._view):
+            return self._func(*args, **kwargs)
+
+    def __enter__(self) -> "profile":
+        self._profiler = Profiler(self._interval)
+        self._profiler.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self._profiler is not None
+        self._profiler.stop()
+        self._profiler.print(file=sys.stderr, **self._view)

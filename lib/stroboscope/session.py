@@ -1,0 +1,201 @@
+"""Session: one profiling run (metadata, frame table, call tree) and its views.
+
+The call tree lives in C (``_core.SessionData``); this module decides which
+frames count as library code and which the user asked to hide or show, and
+hands those flags to the C renderers, so every renderer agrees on the view.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import site
+import sys
+import sysconfig
+from typing import Iterable, Optional, Sequence
+
+from . import _core
+
+__all__ = ["Session", "ViewOptions", "library_prefixes"]
+
+FLAG_LIBRARY = 1
+FLAG_HIDE = 2
+FLAG_SHOW = 4
+
+RENDERERS = ("text", "json")
+
+
+def library_prefixes() -> list[str]:
+    """Directories whose code is library code: the interpreter's prefixes,
+    the standard library and every site-packages directory."""
+    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            dirs.add(path)
+    try:
+        dirs.update(site.getsitepackages())
+    except AttributeError:  # some virtualenvs lack it
+        pass
+    user_site = getattr(site, "USER_SITE", None)
+    if user_site:
+        dirs.add(user_site)
+    out = []
+    for d in dirs:
+        if d:
+            d = os.path.realpath(d)
+            out.append(d.rstrip(os.sep) + os.sep)
+    return sorted(set(out))
+
+
+def _is_library(file: str, kind: str, prefixes: Sequence[str]) -> bool:
+    if kind != "python":
+        return False  # C functions are leaves worth seeing (time.sleep)
+    if file.startswith("<frozen "):
+        return True
+    if "site-packages" + os.sep in file or "dist-packages" + os.sep in file:
+        return True
+    real = os.path.realpath(file) if os.path.isabs(file) else file
+    return any(real.startswith(p) or file.startswith(p) for p in prefixes)
+
+
+class ViewOptions:
+    """What a report shows; the same options drive every renderer."""
+
+    def __init__(
+        self,
+        *,
+        show_all: bool = False,
+        hide: Iterable[str] = (),
+        show: Iterable[str] = (),
+        hide_regex: Iterable[str] = (),
+        show_regex: Iterable[str] = (),
+        threshold: float = 1.0,
+        time: str = "wall",
+        collapse_recursion: bool = True,
+    ) -> None:
+        if not (0.0 <= threshold <= 100.0):
+            raise ValueError("threshold is a percentage between 0 and 100")
+        if time not in ("wall", "cpu"):
+            raise ValueError("time must be 'wall' or 'cpu'")
+        self.show_all = show_all
+        self.hide = list(hide)
+        self.show = list(show)
+        # Compile now so a bad pattern is reported before any work is done.
+        self.hide_regex = [re.compile(p) for p in hide_regex]
+        self.show_regex = [re.compile(p) for p in show_regex]
+        self.threshold = threshold
+        self.time = time
+        self.collapse_recursion = collapse_recursion
+
+    def frame_flags(self, frames: Sequence[tuple], prefixes: Optional[Sequence[str]] = None) -> bytes:
+        prefixes = library_prefixes() if prefixes is None else prefixes
+        flags = bytearray(len(frames))
+        for i, (name, file, _line, kind) in enumerate(frames):
+            f = 0
+            if _is_library(file, kind, prefixes):
+                f |= FLAG_LIBRARY
+            if any(fnmatch.fnmatchcase(file, g) for g in self.hide) or any(
+                r.search(file) for r in self.hide_regex
+            ):
+                f |= FLAG_HIDE
+            if any(fnmatch.fnmatchcase(file, g) for g in self.show) or any(
+                r.search(file) for r in self.show_regex
+            ):
+                f |= FLAG_SHOW
+            flags[i] = f
+        return bytes(flags)
+
+
+class Session:
+    """A finished profiling run. Render it with :meth:`render` (or
+    :meth:`output_text`); its numbers are in seconds."""
+
+    def __init__(self, data: "_core.SessionData") -> None:
+        self._data = data
+
+    # -- metadata -----------------------------------------------------------
+    @property
+    def start_time(self) -> float:
+        return self._data.start_time
+
+    @property
+    def duration(self) -> float:
+        return self._data.duration
+
+    @property
+    def cpu_time(self) -> float:
+        return self._data.cpu_time
+
+    @property
+    def sample_count(self) -> int:
+        return self._data.sample_count
+
+    @property
+    def interval(self) -> float:
+        return self._data.interval
+
+    @property
+    def python_version(self) -> Optional[str]:
+        return self._data.python_version
+
+    @property
+    def mechanism(self) -> Optional[str]:
+        """How sampling was re-armed on this Python ("signal+setprofile" or
+        "pending-call")."""
+        return self._data.mechanism
+
+    @property
+    def target(self) -> Optional[str]:
+        return self._data.target
+
+    @target.setter
+    def target(self, value: Optional[str]) -> None:
+        self._data.target = value
+
+    @property
+    def errors(self) -> list[str]:
+        """Anything that went wrong while sampling."""
+        return self._data.errors
+
+    def frames(self) -> list[tuple]:
+        """(name, file, first_line, kind) for every frame id."""
+        return self._data.frames()
+
+    # -- rendering ----------------------------------------------------------
+    def render(
+        self,
+        renderer: str = "text",
+        view: Optional[ViewOptions] = None,
+        *,
+        unicode: bool = True,
+        color: bool = False,
+        **view_kwargs,
+    ) -> str:
+        """Render as ``"text"`` or ``"json"``. View options (show_all, hide,
+        show, hide_regex, show_regex, threshold in percent, time) may be given
+        as a ViewOptions or as keywords."""
+        if renderer not in RENDERERS:
+            raise ValueError(f"unknown renderer {renderer!r} (choose from {', '.join(RENDERERS)})")
+        if view is None:
+            view = ViewOptions(**view_kwargs)
+        elif view_kwargs:
+            raise TypeError("give view options either as a ViewOptions or as keywords")
+        flags = view.frame_flags(self._data.frames())
+        return self._data.render(
+            renderer,
+            flags=flags,
+            threshold=view.threshold / 100.0,
+            show_all=view.show_all,
+            time=view.time,
+            unicode=unicode,
+            color=color,
+            collapse_recursion=view.collapse_recursion,
+        )
+
+    def output_text(self, unicode: bool = False, color: bool = False, show_all: bool = False, **view_kwargs) -> str:
+        return self.render("text", unicode=unicode, color=color, show_all=show_all, **view_kwargs)
+
+    def output_json(self, **view_kwargs) -> str:
+        return self.render("json", **view_kwargs)
