@@ -348,3 +348,37 @@ def test_interval_is_validated():
         Profiler(interval=0)
     with pytest.raises(ValueError):
         Profiler(interval=100)
+
+
+def test_a_thread_blocked_in_c_gets_one_rearm_not_one_per_interval():
+    """time.sleep retries nanosleep() inside C (PEP 475), as careful C code
+    does on EINTR: while it is blocked no Python event happens, so the hook
+    stays armed and the timer sends nothing more."""
+    p = Profiler()
+    p.start()
+    busy(0.01)
+    before = p._sampler.rearm_count
+    time.sleep(0.5)
+    during = p._sampler.rearm_count - before
+    p.stop()
+    # 500 intervals passed; one re-arm request, plus one spare for a race.
+    assert during <= 2
+
+
+def test_blocked_time_goes_to_the_line_that_blocked():
+    import inspect
+
+    def waits():
+        x = 1
+        time.sleep(0.3)
+        return x
+
+    sleep_line = inspect.getsourcelines(waits)[1] + 2
+    with Profiler() as p:
+        waits()
+        busy(0.02)
+    doc, by_name = nodes_by_name(p.last_session, threshold=0)
+    (node,) = by_name["test_blocked_time_goes_to_the_line_that_blocked.<locals>.waits"
+                      if sys.version_info >= (3, 11) else "waits"]
+    assert node["total_wall"] > 0.25
+    assert node["line"] in (sleep_line, sleep_line + 1)  # the call, or the return after it

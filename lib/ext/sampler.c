@@ -22,6 +22,7 @@
 #include "framewalk.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -63,7 +64,7 @@ typedef struct strobe_rearm {
     atomic_uint_fast64_t fire_cpu_ns;
     atomic_int stopping;
     atomic_int errors;
-    atomic_uint_fast64_t fires;
+    atomic_uint_fast64_t fires; /* re-arm requests sent, re-sends included */
 
     Sampler *owner;          /* NULL once stopped; touched with the GIL held */
     PyThreadState *tstate;   /* the profiled thread */
@@ -94,8 +95,12 @@ struct Sampler {
     PyObject *root_code;    /* the program's outermost code, or NULL */
 
     uint64_t start_wall_ns, start_cpu_ns;
+    uint64_t fires_done;    /* re-arms of finished runs */
     uint64_t last_wall_ns, last_cpu_ns; /* time of the previous sample */
-    uint32_t last_leaf;                 /* its leaf node */
+    uint32_t last_leaf;                 /* where it left the program */
+    int last_after;                     /* its after_event */
+    double last_rho;                    /* its stack's CPU density, or -1 */
+    int last_late;                      /* it ended a blocking call */
     uint32_t ccall_node;                /* ST_CCALL: the C function's node */
     uint32_t ccall_caller;              /* ST_CCALL: the caller's leaf */
 
@@ -359,40 +364,85 @@ walk_stack(Sampler *s, PyThreadState *ts, int skip)
     return (Py_ssize_t)n;
 }
 
-/* Charges the time since the previous sample (see the top of this file) and
- * makes this sample the previous one. */
+/* Where the program is right after the event that took a sample: the part
+ * of the next gap before the re-arm is shared with this stack. */
+typedef enum { AFTER_SAME, AFTER_CALLER, AFTER_CALLEE } after_event;
+
+/* Charges the time since the previous sample (see the top of this file) to
+ * the stack in the scratch arrays and makes this sample the previous one.
+ * With AFTER_CALLEE the scratch stack holds depth + 1 frames, the last being
+ * the function just called (charged to its caller). */
 static void
-account(Sampler *s, uint64_t now_wall, uint64_t now_cpu, size_t depth)
+account(Sampler *s, uint64_t now_wall, uint64_t now_cpu, size_t depth,
+        after_event after)
 {
     strobe_rearm *r = s->rearm;
+    strobe_tree *tree = s->session->tree;
     uint64_t dw = now_wall > s->last_wall_ns ? now_wall - s->last_wall_ns : 0;
     uint64_t dc = now_cpu > s->last_cpu_ns ? now_cpu - s->last_cpu_ns : 0;
-    uint64_t pw = 0, pc = 0;
-    if (s->split_estimator && s->last_leaf != STROBE_NO_NODE) {
-        uint64_t fw = atomic_load(&r->fire_wall_ns);
-        uint64_t fc = atomic_load(&r->fire_cpu_ns);
-        if (fw > s->last_wall_ns && fw <= now_wall) {
-            pw = (fw - s->last_wall_ns) / 2;
+    uint64_t pw = 0, pc = 0; /* the previous stack's part of this gap */
+    uint64_t fw = atomic_load(&r->fire_wall_ns);
+    uint64_t fc = atomic_load(&r->fire_cpu_ns);
+    int fired_in_gap = fw > s->last_wall_ns && fw <= now_wall &&
+                       fc >= s->last_cpu_ns && fc <= now_cpu;
+    /* CPU density (CPU / wall) of the new stack over [fire, now], the part
+     * of the gap that surely belongs to it. */
+    double rho_new = -1.0;
+    int late = 0;
+    if (fired_in_gap) {
+        if (now_wall - fw >= 20000) {
+            rho_new = (double)(now_cpu - fc) / (double)(now_wall - fw);
+        } else {
+            rho_new = 1.0; /* it ran bytecode right at the re-arm: computing */
         }
-        if (fc > s->last_cpu_ns && fc <= now_cpu) {
-            pc = (fc - s->last_cpu_ns) / 2;
+        /* A sample that comes late ends a blocking call (or a long C call):
+         * right after it the program moves on, like after a return. */
+        late = now_wall - fw > r->interval_ns;
+    }
+    if (s->split_estimator && s->last_leaf != STROBE_NO_NODE && fired_in_gap) {
+        uint64_t w = fw - s->last_wall_ns; /* who ran here is unknown */
+        uint64_t c = fc - s->last_cpu_ns;
+        if (rho_new >= 0 && s->last_rho >= 0 && fabs(s->last_rho - rho_new) > 0.5) {
+            /* One stack computed, the other waited: the CPU burnt in the
+             * unknown part says how long the computing one ran. */
+            double x = ((double)c - rho_new * (double)w) / (s->last_rho - rho_new);
+            x = x < 0 ? 0 : x > (double)w ? (double)w : x;
+            pw = (uint64_t)x;
+            pc = (uint64_t)(s->last_rho * x);
+            pc = pc > c ? c : pc;
+        } else if (s->last_after == AFTER_SAME && !s->last_late) {
+            /* Sampled mid-run: the change is anywhere in the unknown part. */
+            pw = w / 2;
+            pc = c / 2;
         }
+        /* After a call or a return the program moves on at once: the
+         * unknown part is the new stack's. */
         if (pw || pc) {
-            strobe_tree_add_time(s->session->tree, s->last_leaf, pw, pc);
+            strobe_tree_add_time(tree, s->last_leaf, pw, pc);
         }
     }
     uint32_t leaf = STROBE_NO_NODE;
-    if (strobe_tree_add_sample(s->session->tree, s->stack_frames,
-                               s->stack_lines, depth, dw - pw, dc - pc,
-                               &leaf) < 0) {
+    if (strobe_tree_add_sample(tree, s->stack_frames, s->stack_lines, depth,
+                               dw - pw, dc - pc, &leaf) < 0) {
         atomic_fetch_or(&r->errors, ERR_NOMEM);
         leaf = STROBE_NO_NODE;
     } else {
         s->session->sample_count++;
+        if (after == AFTER_CALLER && leaf != STROBE_ROOT_NODE) {
+            leaf = strobe_tree_node(tree, leaf)->parent;
+        } else if (after == AFTER_CALLEE &&
+                   strobe_tree_child(tree, leaf, s->stack_frames[depth],
+                                     s->stack_lines[depth], &leaf) < 0) {
+            atomic_fetch_or(&r->errors, ERR_NOMEM);
+            leaf = STROBE_NO_NODE;
+        }
     }
     s->last_wall_ns = now_wall;
     s->last_cpu_ns = now_cpu;
     s->last_leaf = leaf;
+    s->last_after = after;
+    s->last_rho = rho_new;
+    s->last_late = late;
 }
 
 /* Sampling is over for this interval: count the next deadline from now. */
@@ -499,6 +549,9 @@ finish_ccall(Sampler *s, uint64_t now_wall, uint64_t now_cpu)
     s->last_wall_ns = now_wall;
     s->last_cpu_ns = now_cpu;
     s->last_leaf = s->ccall_caller;
+    s->last_after = 1; /* AFTER_CALLER: the C function has returned */
+    s->last_rho = dw ? (double)dc / (double)dw : -1.0;
+    s->last_late = 0;
 }
 
 static int
@@ -531,7 +584,7 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
      * the leaf. */
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-    Py_ssize_t depth = walk_stack(s, ts, what == PyTrace_CALL ? 1 : 0);
+    Py_ssize_t depth = walk_stack(s, ts, 0);
     int keep_armed = 0;
     if (depth >= 0) {
         uint32_t cid;
@@ -539,7 +592,7 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
                     what == PyTrace_C_EXCEPTION) &&
                    !is_own_cfunc(s, arg);
         if (what == PyTrace_C_CALL && is_c) {
-            account(s, now_wall, now_cpu, (size_t)depth);
+            account(s, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
             /* Stay armed through this C call: its c_return says how long it
              * took, with the C function as the leaf (time.sleep, a lock). */
             if (s->last_leaf != STROBE_NO_NODE && cfunc_frame(s, arg, &cid) == 0 &&
@@ -548,14 +601,22 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
                 s->ccall_caller = s->last_leaf;
                 keep_armed = 1;
             }
+        } else if (what == PyTrace_CALL && depth > 0) {
+            /* The callee has not run yet: its caller gets the time. */
+            account(s, now_wall, now_cpu, (size_t)depth - 1, AFTER_CALLEE);
+        } else if (what == PyTrace_RETURN) {
+            account(s, now_wall, now_cpu, (size_t)depth, AFTER_CALLER);
         } else {
-            if (is_c && stack_reserve(s, (size_t)depth + 1) == 0 &&
+            after_event after = AFTER_SAME;
+            if (is_c && what != PyTrace_C_CALL &&
+                stack_reserve(s, (size_t)depth + 1) == 0 &&
                 cfunc_frame(s, arg, &cid) == 0) {
                 s->stack_frames[depth] = cid;
                 s->stack_lines[depth] = 0;
                 depth++;
+                after = AFTER_CALLER; /* the C function has returned */
             }
-            account(s, now_wall, now_cpu, (size_t)depth);
+            account(s, now_wall, now_cpu, (size_t)depth, after);
         }
     }
     PyErr_Restore(exc_type, exc_value, exc_tb);
@@ -606,7 +667,7 @@ pending_sample(void *arg)
         PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
         Py_ssize_t depth = walk_stack(s, r->tstate, 0);
         if (depth >= 0) {
-            account(s, now_wall, now_cpu, (size_t)depth);
+            account(s, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
         }
         PyErr_Restore(exc_type, exc_value, exc_tb);
         schedule_next(r);
@@ -695,7 +756,9 @@ timer_main(void *arg)
                         (st == ST_ARMED && !strobe_compat_armed_effective(r->tstate)))) {
                 /* The signal was lost, or the flag it set was overwritten by
                  * the eval loop entering a new frame: send it again. */
-                fire(r);
+                if (fire(r) == 0) {
+                    atomic_fetch_add(&r->fires, 1);
+                }
                 if (backoff < 1000000000u) {
                     backoff *= 2;
                 }
@@ -733,9 +796,9 @@ Sampler_init(Sampler *self, PyObject *args, PyObject *kwds)
                         "cannot re-initialise a running sampler");
         return -1;
     }
-    if (!(interval >= 1e-5 && interval <= 10.0)) {
+    if (!(interval >= 1e-4 && interval <= 10.0)) {
         PyErr_SetString(PyExc_ValueError,
-                        "interval must be between 0.00001 and 10 seconds");
+                        "interval must be between 0.0001 and 10 seconds");
         return -1;
     }
     if (strcmp(estimator, "split") != 0 && strcmp(estimator, "elapsed") != 0) {
@@ -805,6 +868,7 @@ sampler_halt(Sampler *self)
         Py_END_ALLOW_THREADS
     }
     atomic_store(&r->state, ST_IDLE);
+    self->fires_done += atomic_load(&r->fires);
     if (forked) {
         atomic_fetch_or(&r->errors, ERR_FORKED);
     }
@@ -948,6 +1012,8 @@ Sampler_start(Sampler *self, PyObject *const *args, Py_ssize_t nargs)
     self->last_wall_ns = self->start_wall_ns;
     self->last_cpu_ns = self->start_cpu_ns;
     self->last_leaf = STROBE_NO_NODE;
+    self->last_after = 0;
+    self->last_rho = -1.0;
     atomic_store(&r->fire_wall_ns, 0);
     atomic_store(&r->fire_cpu_ns, 0);
     atomic_store(&r->deadline_ns, self->start_wall_ns + self->interval_ns);
@@ -1077,6 +1143,16 @@ Sampler_get_samples(Sampler *self, void *closure)
     return PyLong_FromUnsignedLongLong(self->session ? self->session->sample_count : 0);
 }
 
+static PyObject *
+Sampler_get_rearms(Sampler *self, void *closure)
+{
+    uint64_t n = self->fires_done;
+    if (self->rearm != NULL) {
+        n += atomic_load(&self->rearm->fires);
+    }
+    return PyLong_FromUnsignedLongLong(n);
+}
+
 static int
 Sampler_traverse(Sampler *self, visitproc visit, void *arg)
 {
@@ -1150,6 +1226,8 @@ static PyGetSetDef Sampler_getset[] = {
      "Whether the sampler is running in this process.", NULL},
     {"sample_count", (getter)Sampler_get_samples, NULL,
      "Samples taken so far in the current run.", NULL},
+    {"rearm_count", (getter)Sampler_get_rearms, NULL,
+     "Re-arm signals or pending calls sent over this sampler's life.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
