@@ -107,7 +107,9 @@ struct Sampler {
     Py_tracefunc saved_func; /* profile function installed before start() */
     PyObject *saved_obj;
 
-    uint32_t *stack_frames;  /* scratch, leaf first while walking */
+    PyCodeObject **stack_codes; /* scratch: the walk, leaf first */
+    int32_t *stack_code_lines;
+    uint32_t *stack_frames;  /* scratch: the sample, root first */
     int32_t *stack_lines;
     size_t stack_cap;
 };
@@ -132,10 +134,26 @@ static void
 rearm_decref(strobe_rearm *r)
 {
     if (atomic_fetch_sub(&r->refs, 1) == 1) {
-        pthread_mutex_destroy(&r->mu);
-        pthread_cond_destroy(&r->cv);
+        /* In a forked child the parent's timer thread may have been waiting
+         * on cv; glibc's pthread_cond_destroy would wait for that thread,
+         * which does not exist here, forever. The child just frees them. */
+        if (r->pid == atomic_load(&current_pid)) {
+            pthread_mutex_destroy(&r->mu);
+            pthread_cond_destroy(&r->cv);
+        }
         free(r);
     }
+}
+
+static int
+grow(void **p, size_t n, size_t size)
+{
+    void *q = realloc(*p, n * size);
+    if (q == NULL) {
+        return -1;
+    }
+    *p = q;
+    return 0;
 }
 
 static int
@@ -148,16 +166,12 @@ stack_reserve(Sampler *s, size_t n)
     while (ncap < n) {
         ncap *= 2;
     }
-    uint32_t *f = realloc(s->stack_frames, ncap * sizeof(*f));
-    if (f == NULL) {
-        return -1;
+    if (grow((void **)&s->stack_codes, ncap, sizeof(*s->stack_codes)) < 0 ||
+        grow((void **)&s->stack_code_lines, ncap, sizeof(int32_t)) < 0 ||
+        grow((void **)&s->stack_frames, ncap, sizeof(uint32_t)) < 0 ||
+        grow((void **)&s->stack_lines, ncap, sizeof(int32_t)) < 0) {
+        return -1; /* the arrays that grew keep their old contents */
     }
-    s->stack_frames = f;
-    int32_t *l = realloc(s->stack_lines, ncap * sizeof(*l));
-    if (l == NULL) {
-        return -1;
-    }
-    s->stack_lines = l;
     s->stack_cap = ncap;
     return 0;
 }
@@ -210,11 +224,6 @@ code_entry(Sampler *s, PyCodeObject *co)
     if (e != NULL) {
         return e;
     }
-    uint32_t id;
-    if (intern_strings(s, strobe_compat_code_qualname(co), co->co_filename,
-                       co->co_firstlineno, 0, &id) < 0) {
-        return NULL;
-    }
     uint32_t flags = 0;
     if (s->own_prefix != NULL && PyUnicode_Check(co->co_filename)) {
         Py_ssize_t n;
@@ -225,6 +234,13 @@ code_entry(Sampler *s, PyCodeObject *co)
                    memcmp(f, s->own_prefix, s->own_prefix_len) == 0) {
             flags |= STROBE_CACHE_OWN;
         }
+    }
+    /* Our own frames are never shown: they get no frame id at all. */
+    uint32_t id = STROBE_NO_FRAME;
+    if (!(flags & STROBE_CACHE_OWN) &&
+        intern_strings(s, strobe_compat_code_qualname(co), co->co_filename,
+                       co->co_firstlineno, 0, &id) < 0) {
+        return NULL;
     }
     Py_INCREF(co);
     if (strobe_cache_add(&s->cache, co, NULL, (PyObject *)co, NULL, id, flags) <
@@ -319,6 +335,7 @@ typedef struct walk_ctx {
     Sampler *s;
     size_t n;
     int failed;
+    int reached_root;
 } walk_ctx;
 
 static int
@@ -326,40 +343,48 @@ visit_frame(void *arg, PyCodeObject *co, int line)
 {
     walk_ctx *w = arg;
     Sampler *s = w->s;
-    strobe_cache_entry *e = code_entry(s, co);
-    if (e != NULL && !(e->flags & STROBE_CACHE_OWN)) {
-        if (stack_reserve(s, w->n + 1) < 0) {
-            atomic_fetch_or(&s->rearm->errors, ERR_NOMEM);
-            w->failed = 1;
-            return 1;
-        }
-        s->stack_frames[w->n] = e->frame;
-        s->stack_lines[w->n] = line;
-        w->n++;
+    if (stack_reserve(s, w->n + 1) < 0) {
+        atomic_fetch_or(&s->rearm->errors, ERR_NOMEM);
+        w->failed = 1;
+        return 1;
     }
-    return (PyObject *)co == s->root_code; /* the program's outermost frame */
+    s->stack_codes[w->n] = co; /* borrowed: the GIL is held for the walk */
+    s->stack_code_lines[w->n] = line;
+    w->n++;
+    if ((PyObject *)co == s->root_code) {
+        w->reached_root = 1; /* the program's outermost frame */
+        return 1;
+    }
+    return 0;
 }
 
 /* Walks the stack of `ts` from its innermost frame (less `skip`) to the
- * outermost, or to root_code, leaving out stroboscope's own frames, and
- * leaves it root-first in the scratch arrays. Returns the depth, or -1. */
+ * outermost, or to root_code, and leaves it root-first in the scratch arrays
+ * as frame ids, without stroboscope's own frames. With a root_code, a stack
+ * that does not reach it (the runner's own code, before or after the
+ * program) is empty. Frames are interned only once the stack is kept.
+ * Returns the depth, or -1. */
 static Py_ssize_t
 walk_stack(Sampler *s, PyThreadState *ts, int skip)
 {
-    walk_ctx w = {s, 0, 0};
+    walk_ctx w = {s, 0, 0, 0};
     strobe_walk_frames(ts, skip, visit_frame, &w);
     if (w.failed) {
         return -1;
     }
-    size_t n = w.n;
-    /* Leaf-first to root-first, in place. */
-    for (size_t i = 0; i < n / 2; i++) {
-        uint32_t tf = s->stack_frames[i];
-        s->stack_frames[i] = s->stack_frames[n - 1 - i];
-        s->stack_frames[n - 1 - i] = tf;
-        int32_t tl = s->stack_lines[i];
-        s->stack_lines[i] = s->stack_lines[n - 1 - i];
-        s->stack_lines[n - 1 - i] = tl;
+    if (s->root_code != NULL && !w.reached_root) {
+        return 0;
+    }
+    /* Leaf-first codes to root-first frame ids. */
+    size_t n = 0;
+    for (size_t i = w.n; i-- > 0;) {
+        strobe_cache_entry *e = code_entry(s, s->stack_codes[i]);
+        if (e == NULL || (e->flags & STROBE_CACHE_OWN)) {
+            continue;
+        }
+        s->stack_frames[n] = e->frame;
+        s->stack_lines[n] = s->stack_code_lines[i];
+        n++;
     }
     return (Py_ssize_t)n;
 }
@@ -1173,6 +1198,8 @@ Sampler_dealloc(Sampler *self)
     Py_CLEAR(self->root_code);
     Py_CLEAR(self->saved_obj);
     free(self->own_prefix);
+    free(self->stack_codes);
+    free(self->stack_code_lines);
     free(self->stack_frames);
     free(self->stack_lines);
     tp->tp_free((PyObject *)self);
