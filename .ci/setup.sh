@@ -44,4 +44,6 @@ for v in "${versions[@]}"; do
         --no-build-isolation --force-reinstall --no-deps . 2>&1 | grep -vE "^\[notice\]|WARNING: Location|WARNING: Running pip" || true
     "$venv/bin/python" -c 'import stroboscope' || { echo "setup: build for $tag failed" >&2; exit 1; }
     echo "setup: stroboscope built for Python $tag in $venv" >&2
+    # build/venv: the environment for the default python3, for the README.
+    [ "$v" = default ] && ln -sfn "venv-$tag" build/venv
 done

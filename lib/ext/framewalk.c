@@ -47,16 +47,11 @@ strobe_walk_frames(PyThreadState *ts, int skip, strobe_frame_visit visit,
             continue;
         }
         PyCodeObject *code = (PyCodeObject *)f->f_executable;
-        int line = PyUnstable_InterpreterFrame_GetLine(f);
-#elif PY_VERSION_HEX >= 0x030C0000
-        PyCodeObject *code = f->f_code;
-        int line = PyUnstable_InterpreterFrame_GetLine(f);
 #else
         PyCodeObject *code = f->f_code;
-        int line = PyCode_Addr2Line(
-            code, _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT));
 #endif
-        if (visit(ctx, code, line)) {
+        int lasti = _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
+        if (visit(ctx, code, lasti)) {
             return;
         }
     }
@@ -67,7 +62,12 @@ strobe_walk_frames(PyThreadState *ts, int skip, strobe_frame_visit visit,
             skip--;
             continue;
         }
-        if (visit(ctx, f->f_code, PyFrame_GetLineNumber(f))) {
+#if PY_VERSION_HEX >= 0x030A0000
+        int lasti = f->f_lasti * (int)sizeof(_Py_CODEUNIT); /* in code units */
+#else
+        int lasti = f->f_lasti; /* in bytes */
+#endif
+        if (visit(ctx, f->f_code, lasti)) {
             return;
         }
     }

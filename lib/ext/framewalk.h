@@ -4,9 +4,10 @@
 
 #include "compat.h"
 
-/* Called for each frame, innermost first; `code` is borrowed. Return
- * nonzero to stop the walk. */
-typedef int (*strobe_frame_visit)(void *ctx, PyCodeObject *code, int line);
+/* Called for each frame, innermost first; `code` is borrowed, `lasti` is the
+ * byte offset of the frame's current instruction (negative if it has not
+ * started). Return nonzero to stop the walk. */
+typedef int (*strobe_frame_visit)(void *ctx, PyCodeObject *code, int lasti);
 
 /* Visits the frames of `ts` (the calling thread's, or a thread that does not
  * hold the GIL while the caller does), skipping the `skip` innermost ones.

@@ -54,6 +54,8 @@ enum {
 
 typedef struct Sampler Sampler;
 
+#define STROBE_LINE_CACHE 4096 /* a power of two */
+
 /* What the timer thread, the signal handler and the pending call share. It
  * outlives the Sampler while a pending call still points at it. */
 typedef struct strobe_rearm {
@@ -109,6 +111,11 @@ struct Sampler {
 
     PyCodeObject **stack_codes; /* scratch: the walk, leaf first */
     int32_t *stack_code_lines;
+    struct strobe_line_slot {
+        PyCodeObject *code;
+        int lasti;
+        int32_t line;
+    } *lines;                /* STROBE_LINE_CACHE slots, see line_of() */
     uint32_t *stack_frames;  /* scratch: the sample, root first */
     int32_t *stack_lines;
     size_t stack_cap;
@@ -338,8 +345,30 @@ typedef struct walk_ctx {
     int reached_root;
 } walk_ctx;
 
+/* Line numbers by (code object, instruction offset). PyCode_Addr2Line scans
+ * the code's line table; callers sit at the same offset sample after sample,
+ * and every level of a recursion shares one, so most lookups hit. Keys are
+ * code objects the frame cache keeps alive, so an address is never reused
+ * while it is a key. */
+static int32_t
+line_of(Sampler *s, PyCodeObject *co, int lasti)
+{
+    if (lasti < 0) {
+        return co->co_firstlineno; /* not started yet */
+    }
+    size_t h = (((uintptr_t)co >> 4) ^ ((size_t)lasti * 0x9E3779B1u)) &
+               (STROBE_LINE_CACHE - 1);
+    struct strobe_line_slot *slot = &s->lines[h];
+    if (slot->code != co || slot->lasti != lasti) {
+        slot->code = co;
+        slot->lasti = lasti;
+        slot->line = PyCode_Addr2Line(co, lasti);
+    }
+    return slot->line;
+}
+
 static int
-visit_frame(void *arg, PyCodeObject *co, int line)
+visit_frame(void *arg, PyCodeObject *co, int lasti)
 {
     walk_ctx *w = arg;
     Sampler *s = w->s;
@@ -349,7 +378,7 @@ visit_frame(void *arg, PyCodeObject *co, int line)
         return 1;
     }
     s->stack_codes[w->n] = co; /* borrowed: the GIL is held for the walk */
-    s->stack_code_lines[w->n] = line;
+    s->stack_code_lines[w->n] = lasti; /* line_of() maps it to a line */
     w->n++;
     if ((PyObject *)co == s->root_code) {
         w->reached_root = 1; /* the program's outermost frame */
@@ -383,7 +412,7 @@ walk_stack(Sampler *s, PyThreadState *ts, int skip)
             continue;
         }
         s->stack_frames[n] = e->frame;
-        s->stack_lines[n] = s->stack_code_lines[i];
+        s->stack_lines[n] = line_of(s, s->stack_codes[i], s->stack_code_lines[i]);
         n++;
     }
     return (Py_ssize_t)n;
@@ -958,6 +987,12 @@ Sampler_start(Sampler *self, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         }
     }
+    if (self->lines == NULL) {
+        self->lines = calloc(STROBE_LINE_CACHE, sizeof(*self->lines));
+        if (self->lines == NULL) {
+            return PyErr_NoMemory();
+        }
+    }
     strobe_session *session = strobe_session_new();
     strobe_rearm *r = calloc(1, sizeof(*r));
     if (session == NULL || r == NULL) {
@@ -1150,6 +1185,8 @@ Sampler_stop(Sampler *self, PyObject *Py_UNUSED(ignored))
         }
     }
     strobe_cache_clear(&self->cache);
+    /* The code objects are no longer kept alive: forget their lines. */
+    memset(self->lines, 0, STROBE_LINE_CACHE * sizeof(*self->lines));
     Py_CLEAR(self->root_code);
     self->session = NULL;
     return strobe_session_wrap(st, s);
@@ -1198,6 +1235,7 @@ Sampler_dealloc(Sampler *self)
     Py_CLEAR(self->root_code);
     Py_CLEAR(self->saved_obj);
     free(self->own_prefix);
+    free(self->lines);
     free(self->stack_codes);
     free(self->stack_code_lines);
     free(self->stack_frames);
