@@ -25,7 +25,7 @@ if meson setup build/asan --reconfigure -Dbuildtype=debug -Dtests=true \
    || meson setup build/asan -Dbuildtype=debug -Dtests=true \
         -Db_sanitize=address,undefined -Db_lundef=false >"$log/asan-setup.log" 2>&1; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        meson test -C build/asan --suite c --print-errorlogs >"$log/ctest.log" 2>&1
+        meson test -C build/asan --print-errorlogs >"$log/ctest.log" 2>&1
     tail -n 12 "$log/ctest.log"
     ok=$(grep -Eo '^Ok: +[0-9]+' "$log/ctest.log" | grep -Eo '[0-9]+' || echo 0)
     bad=$(grep -E '^(Fail|Timeout|Unexpected Pass): +[0-9]+' "$log/ctest.log" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')

@@ -20,7 +20,8 @@ int strobe_buf_append(strobe_buf *b, const char *s, size_t n);
 int strobe_buf_puts(strobe_buf *b, const char *s);
 int strobe_buf_printf(strobe_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Hands the bytes to the caller (who frees them) and resets b. */
+/* Hands the bytes to the caller (who frees them with strobe_free) and resets
+ * b; an empty buffer gives "". NULL (and b freed) if the buffer failed. */
 char *strobe_buf_steal(strobe_buf *b, size_t *len);
 
 #endif

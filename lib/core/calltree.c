@@ -15,6 +15,10 @@ struct strobe_tree {
     size_t count, cap;
     uint32_t *slots;
     size_t n_slots; /* a power of two */
+    /* The previous sample's stack and its nodes: consecutive samples share
+     * most of their stack, and comparing frame ids is cheaper than hashing. */
+    uint32_t *path_frames, *path_nodes;
+    size_t path_len, path_frames_cap, path_nodes_cap;
 };
 
 static size_t slot_of(uint32_t parent, uint32_t frame, size_t mask)
@@ -50,6 +54,8 @@ void strobe_tree_free(strobe_tree *t)
         return;
     strobe_free(t->nodes);
     strobe_free(t->slots);
+    strobe_free(t->path_frames);
+    strobe_free(t->path_nodes);
     strobe_free(t);
 }
 
@@ -122,15 +128,33 @@ int strobe_tree_add_sample(strobe_tree *t, const uint32_t *frames,
                            uint64_t cpu_ns, uint32_t *leaf_out)
 {
     uint32_t cur = STROBE_ROOT_NODE;
-    size_t i;
+    size_t i, shared = 0;
     strobe_node *leaf;
 
     /* Reserving for the whole depth is at worst one early doubling, and
      * leaves the tree untouched when memory runs out. */
-    if (reserve(t, depth) < 0)
+    if (reserve(t, depth) < 0 ||
+        strobe_array_reserve(&t->path_frames, &t->path_frames_cap, depth,
+                             sizeof(uint32_t)) < 0 ||
+        strobe_array_reserve(&t->path_nodes, &t->path_nodes_cap, depth,
+                             sizeof(uint32_t)) < 0)
         return -1;
-    for (i = 0; i < depth; i++)
+    while (shared < depth && shared < t->path_len &&
+           t->path_frames[shared] == frames[shared])
+        shared++;
+    for (i = 0; i < shared; i++) {
+        int32_t line = lines ? lines[i] : 0;
+
+        cur = t->path_nodes[i];
+        if (t->nodes[cur].line != line)
+            t->nodes[cur].line = line;
+    }
+    for (; i < depth; i++) {
         cur = find_or_add(t, cur, frames[i], lines ? lines[i] : 0);
+        t->path_frames[i] = frames[i];
+        t->path_nodes[i] = cur;
+    }
+    t->path_len = depth;
     leaf = &t->nodes[cur];
     leaf->self_wall_ns += wall_ns;
     leaf->self_cpu_ns += cpu_ns;
@@ -174,5 +198,6 @@ const strobe_node *strobe_tree_node(const strobe_tree *t, uint32_t id)
 size_t strobe_tree_memory(const strobe_tree *t)
 {
     return sizeof(*t) + t->cap * sizeof(strobe_node) +
-           t->n_slots * sizeof(uint32_t);
+           (t->n_slots + t->path_frames_cap + t->path_nodes_cap) *
+               sizeof(uint32_t);
 }

@@ -100,9 +100,9 @@ static void render_header(const strobe_session *s,
                       (unsigned long long)s->sample_count);
     if (duration > 0)
         strobe_buf_printf(b, " (%.0f/s)", (double)s->sample_count / duration);
-    if (s->interval_ns >= 1000000 || s->interval_ns == 0)
+    if (s->interval_ns >= 1000000)
         strobe_buf_printf(b, "   Interval %.1f ms", interval_ms);
-    else
+    else if (s->interval_ns > 0)
         strobe_buf_printf(b, "   Interval %.0f %s", interval_ms * 1000,
                           topt->unicode ? "\xc2\xb5s" : "us");
     strobe_buf_printf(b, "   CPU %.3f s", seconds(s->cpu_ns));
