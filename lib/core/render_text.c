@@ -170,6 +170,12 @@ static void render_label(const strobe_session *s, const strobe_view *view,
             strobe_buf_puts(b, "  ");
             put_escaped_str(b, names);
         }
+        /* The entry point tells sibling groups of one library apart. */
+        if (known) {
+            strobe_buf_puts(b, " (");
+            put_escaped(b, f.name, f.name_len);
+            strobe_buf_puts(b, ")");
+        }
         if (topt->color)
             strobe_buf_puts(b, ANSI_RESET);
         return;

@@ -112,9 +112,9 @@ static void test_basic(void)
         "   1.000  100.0%  <module>  app.py:1\n"
         "   0.990   99.0%  |- work  app.py:10\n"
         "   0.600   60.0%  |  |- parse  app.py:20\n"
-        "   0.600   60.0%  |  |  `- [2 frames hidden]  json\n"
+        "   0.600   60.0%  |  |  `- [2 frames hidden]  json (loads)\n"
         "   0.600   60.0%  |  |     `- hook  app.py:30\n"
-        "   0.300   30.0%  |  `- [1 frame hidden]  time\n"
+        "   0.300   30.0%  |  `- [1 frame hidden]  time (time.sleep)\n"
         "   0.010    1.0%  `- parse  app.py:20\n";
     strobe_session *s = basic_session();
     strobe_view_options v = {0};
