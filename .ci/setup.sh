@@ -45,5 +45,5 @@ for v in "${versions[@]}"; do
     "$venv/bin/python" -c 'import stroboscope' || { echo "setup: build for $tag failed" >&2; exit 1; }
     echo "setup: stroboscope built for Python $tag in $venv" >&2
     # build/venv: the environment for the default python3, for the README.
-    [ "$v" = default ] && ln -sfn "venv-$tag" build/venv
+    if [ "$v" = default ]; then ln -sfn "venv-$tag" build/venv; fi
 done
