@@ -174,6 +174,25 @@ int strobe_tree_add_time(strobe_tree *t, uint32_t node, uint64_t wall_ns,
     return 0;
 }
 
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+int strobe_tree_add_counts(strobe_tree *t, uint32_t node, uint64_t wall_ns,
+                           uint64_t cpu_ns, uint64_t samples)
+{
+    strobe_node *n;
+
+    if (node >= t->count)
+        return -1;
+    n = &t->nodes[node];
+    n->self_wall_ns = add_sat(n->self_wall_ns, wall_ns);
+    n->self_cpu_ns = add_sat(n->self_cpu_ns, cpu_ns);
+    n->self_samples = add_sat(n->self_samples, samples);
+    return 0;
+}
+
 int strobe_tree_child(strobe_tree *t, uint32_t parent, uint32_t frame,
                       int32_t line, uint32_t *child_out)
 {

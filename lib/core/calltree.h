@@ -41,6 +41,11 @@ int strobe_tree_add_sample(strobe_tree *t, const uint32_t *frames,
 /* Adds time (no sample count) to an existing node's self time. */
 int strobe_tree_add_time(strobe_tree *t, uint32_t node, uint64_t wall_ns,
                          uint64_t cpu_ns);
+/* Adds time and a sample count to an existing node's self counters,
+ * saturating at UINT64_MAX; for loaders and merges. -1 if node is out of
+ * range. */
+int strobe_tree_add_counts(strobe_tree *t, uint32_t node, uint64_t wall_ns,
+                           uint64_t cpu_ns, uint64_t samples);
 /* Finds or creates the child of `parent` for `frame`; for loaders and views. */
 int strobe_tree_child(strobe_tree *t, uint32_t parent, uint32_t frame,
                       int32_t line, uint32_t *child_out);

@@ -8,6 +8,11 @@
 
 #include "calltree.h"
 #include "frames.h"
+#include "timeline.h"
+
+/* The most errors and library prefixes a session keeps (merges stop adding
+ * there; files with more are refused). Both lists are compared one by one. */
+#define STROBE_SESSION_MAX_LIST 4096u
 
 typedef struct strobe_session {
     strobe_frames *frames;
@@ -25,6 +30,12 @@ typedef struct strobe_session {
 
     char **errors;         /* things that went wrong while sampling (owned) */
     size_t n_errors;
+
+    char **library_prefixes; /* path prefixes of library code, filled by the
+                                Python layer (sys.prefix, site-packages...) */
+    size_t n_library_prefixes;
+
+    strobe_timeline *timeline; /* owned; NULL when not recorded */
 } strobe_session;
 
 /* Creates an empty session (with an empty frame table and tree). */
@@ -35,5 +46,23 @@ void strobe_session_free(strobe_session *s);
 int strobe_session_set_string(char **field, const char *value);
 /* Appends a copy of msg to errors, unless the same message is there already. */
 int strobe_session_add_error(strobe_session *s, const char *msg);
+/* Appends a copy of prefix to library_prefixes, unless it is there already. */
+int strobe_session_add_library_prefix(strobe_session *s, const char *prefix);
+
+/* Adds src's samples into dst (Session.combine): src's frames are interned
+ * into dst's table, each src node is mapped (in id order) to dst's child for
+ * (mapped parent, mapped frame) and its self times and sample count are
+ * added there. duration, cpu and sample_count are summed (saturating),
+ * start_time becomes the earlier one (0 counts as unset), errors and library
+ * prefixes are unioned (up to STROBE_SESSION_MAX_LIST each), the other
+ * strings and interval_ns are kept from dst unless unset there (NULL / 0).
+ * Timelines are concatenated when both sessions have one (src's times shifted
+ * to start where dst's end, see docs/session-format.md), and dropped
+ * otherwise. src may be dst.
+ * 0, or -1 when memory ran out (or src is inconsistent): dst's counters,
+ * metadata and timeline are then unchanged, but dst may have gained some of
+ * src's frames and empty nodes; merging the same src again after a failure
+ * gives the same result as one successful merge. */
+int strobe_session_merge(strobe_session *dst, const strobe_session *src);
 
 #endif
