@@ -38,7 +38,7 @@ for v in "${versions[@]}"; do
     venv="build/venv-$tag"
     [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-        'meson-python>=0.15' 'meson>=1.1' ninja 'pytest>=7' ${EXTRA_PIP:-} 2>&1 | grep -vE "^\[notice\]|WARNING: Location|WARNING: Running pip" || true
+        'meson-python>=0.15' 'meson>=1.1' ninja 'pytest>=7' pyinstrument ${EXTRA_PIP:-} 2>&1 | grep -vE "^\[notice\]|WARNING: Location|WARNING: Running pip" || true
     # No build isolation: the build tools were just installed in the venv.
     "$venv/bin/python" -m pip install -q --disable-pip-version-check \
         --no-build-isolation --force-reinstall --no-deps . 2>&1 | grep -vE "^\[notice\]|WARNING: Location|WARNING: Running pip" || true

@@ -295,7 +295,8 @@ def test_text_outfile(tmp_path):
     r = cli("-o", out, prog)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "hello\n"
-    assert r.stderr.strip().splitlines() == [f"stroboscope: text report written to {out}"]
+    assert r.stderr.strip().splitlines()[0] == f"stroboscope: text report written to {out}"
+    assert "--load-prev" in r.stderr.strip().splitlines()[1]
     assert "work" in out.read_text() and "\x1b" not in out.read_text()
     assert os.listdir(out.parent) == ["report.txt"]  # no temporary file left behind
 

@@ -18,9 +18,11 @@ SIGNAL_PATH = sys.version_info < (3, 12)
 
 
 def busy(seconds):
-    end = time.perf_counter() + seconds
+    """Burns `seconds` of this thread's CPU time (not wall time: on a loaded
+    machine a wall-time loop may get little CPU, and tests check CPU)."""
+    end = time.thread_time() + seconds
     n = 0
-    while time.perf_counter() < end:
+    while time.thread_time() < end:
         n += sum(i * i for i in range(200))
     return n
 
@@ -66,6 +68,8 @@ def test_time_and_cpu_add_up():
         busy(0.2)
         sleeper(0.2)
     doc, by_name = nodes_by_name(p.last_session, threshold=0)
+    report = p.last_session.render("text", threshold=0, unicode=False)
+    assert "busy" in by_name and "sleeper" in by_name, report
     busy_node = by_name["busy"][0]
     sleep_node = by_name["sleeper"][0]
     # Wall time: both phases about 0.2 s. CPU: busy burns it, sleep does not.

@@ -131,6 +131,15 @@ PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
 PyAPI_FUNC(int) _PyEval_SetProfile(PyThreadState *, Py_tracefunc, PyObject *);
 #endif
 
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *
+Py_NewRef(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#endif
+
 /* The qualified name of a code object (borrowed). Before 3.11 code objects
  * have no qualname; the plain name is the best that needs no user code. */
 static inline PyObject *

@@ -7,6 +7,7 @@
 
 typedef struct strobe_modstate {
     PyObject *ProfilerError; /* stroboscope.ProfilerError */
+    PyObject *SessionLoadError; /* args: (field, message) */
     PyTypeObject *SamplerType;
     PyTypeObject *SessionType;
 } strobe_modstate;
@@ -22,6 +23,10 @@ extern PyType_Spec strobe_session_spec;
 PyObject *strobe_session_wrap(strobe_modstate *st, strobe_session *s);
 /* Borrowed session of a SessionData object, or NULL with TypeError. */
 strobe_session *strobe_session_unwrap(strobe_modstate *st, PyObject *obj);
+
+/* Module functions: new_session(), load_session(bytes). */
+PyObject *strobe_new_session(PyObject *module, PyObject *unused);
+PyObject *strobe_load_session(PyObject *module, PyObject *data);
 
 /* sampler.c */
 extern PyType_Spec strobe_sampler_spec;

@@ -31,6 +31,14 @@ core_exec(PyObject *m)
                                                           st->ProfilerError) < 0) {
         return -1;
     }
+    st->SessionLoadError = PyErr_NewExceptionWithDoc(
+        "stroboscope._core.SessionLoadError",
+        "A session file failed validation; args are (field, message).",
+        PyExc_ValueError, NULL);
+    if (st->SessionLoadError == NULL ||
+        PyModule_AddObjectRef(m, "SessionLoadError", st->SessionLoadError) < 0) {
+        return -1;
+    }
     st->SamplerType =
         (PyTypeObject *)PyType_FromModuleAndSpec(m, &strobe_sampler_spec, NULL);
     if (st->SamplerType == NULL ||
@@ -55,6 +63,7 @@ core_traverse(PyObject *m, visitproc visit, void *arg)
 {
     strobe_modstate *st = PyModule_GetState(m);
     Py_VISIT(st->ProfilerError);
+    Py_VISIT(st->SessionLoadError);
     Py_VISIT(st->SamplerType);
     Py_VISIT(st->SessionType);
     return 0;
@@ -65,6 +74,7 @@ core_clear(PyObject *m)
 {
     strobe_modstate *st = PyModule_GetState(m);
     Py_CLEAR(st->ProfilerError);
+    Py_CLEAR(st->SessionLoadError);
     Py_CLEAR(st->SamplerType);
     Py_CLEAR(st->SessionType);
     return 0;
@@ -79,6 +89,11 @@ core_free(void *m)
 static PyMethodDef core_methods[] = {
     {"stop_all", strobe_sampler_stop_all, METH_NOARGS,
      "stop_all()\n--\n\nStop every running sampler (registered with atexit)."},
+    {"new_session", strobe_new_session, METH_NOARGS,
+     "new_session()\n--\n\nAn empty SessionData, for importers."},
+    {"load_session", strobe_load_session, METH_O,
+     "load_session(data)\n--\n\nParse and validate a session file's bytes. "
+     "Raises SessionLoadError(field, message)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -88,6 +88,7 @@ struct Sampler {
     PyObject_HEAD
     uint64_t interval_ns;
     int split_estimator;
+    int timeline;           /* record (time, leaf) per sample */
     char *own_prefix;       /* files under it are stroboscope's own */
     size_t own_prefix_len;
 
@@ -482,6 +483,9 @@ account(Sampler *s, uint64_t now_wall, uint64_t now_cpu, size_t depth,
         leaf = STROBE_NO_NODE;
     } else {
         s->session->sample_count++;
+        if (s->session->timeline != NULL) {
+            strobe_timeline_add(s->session->timeline, now_wall - s->start_wall_ns, leaf);
+        }
         if (after == AFTER_CALLER && leaf != STROBE_ROOT_NODE) {
             leaf = strobe_tree_node(tree, leaf)->parent;
         } else if (after == AFTER_CALLEE &&
@@ -823,6 +827,7 @@ timer_main(void *arg)
         }
     }
     pthread_mutex_unlock(&r->mu);
+    (void)resend_at; /* only the signal path re-sends */
     return NULL;
 }
 
@@ -837,12 +842,13 @@ sampler_state(Sampler *self)
 static int
 Sampler_init(Sampler *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"interval", "own_prefix", "estimator", NULL};
+    static char *kwlist[] = {"interval", "own_prefix", "estimator", "timeline", NULL};
     double interval = 0.001;
     const char *own_prefix = NULL;
     const char *estimator = "split";
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|dzs:Sampler", kwlist,
-                                     &interval, &own_prefix, &estimator)) {
+    int timeline = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|dzsp:Sampler", kwlist,
+                                     &interval, &own_prefix, &estimator, &timeline)) {
         return -1;
     }
     if (self->rearm != NULL) {
@@ -862,6 +868,7 @@ Sampler_init(Sampler *self, PyObject *args, PyObject *kwds)
     }
     self->interval_ns = (uint64_t)(interval * 1e9 + 0.5);
     self->split_estimator = strcmp(estimator, "split") == 0;
+    self->timeline = timeline;
     free(self->own_prefix);
     self->own_prefix = NULL;
     self->own_prefix_len = 0;
@@ -995,6 +1002,14 @@ Sampler_start(Sampler *self, PyObject *const *args, Py_ssize_t nargs)
     }
     strobe_session *session = strobe_session_new();
     strobe_rearm *r = calloc(1, sizeof(*r));
+    if (session != NULL && self->timeline) {
+        /* Allocated now, at its full (bounded) size: adding never allocates. */
+        session->timeline = strobe_timeline_new(0);
+        if (session->timeline == NULL) {
+            strobe_session_free(session);
+            session = NULL;
+        }
+    }
     if (session == NULL || r == NULL) {
         strobe_session_free(session);
         free(r);
@@ -1297,7 +1312,7 @@ static PyGetSetDef Sampler_getset[] = {
 };
 
 static PyType_Slot Sampler_slots[] = {
-    {Py_tp_doc, "Sampler(interval=0.001, own_prefix=None, estimator='split')\n--\n\n"
+    {Py_tp_doc, "Sampler(interval=0.001, own_prefix=None, estimator='split', timeline=False)\n--\n\n"
                 "Samples the Python stack of the thread that starts it."},
     {Py_tp_new, Sampler_new},
     {Py_tp_init, Sampler_init},

@@ -40,8 +40,9 @@ import sys
 import types
 from typing import NoReturn, Optional, Sequence
 
-from . import Profiler, ProfilerError, __version__
+from . import Profiler, ProfilerError, __version__, history
 from .profiler import _stream_wants_color, _stream_wants_unicode
+from .session import SESSION_SUFFIX, Session, SessionLoadError, write_atomic
 
 PROG = "stroboscope"
 MIN_INTERVAL = 0.0001  # 0.1 ms, the Sampler's own minimum (docs/engine.md)
@@ -53,6 +54,7 @@ _VALUE_OPTIONS = frozenset(
     (
         "-i", "--interval", "-o", "--outfile", "-r", "--renderer",
         "--hide", "--show", "--hide-regex", "--show-regex", "--threshold", "--time",
+        "--load",
     )
 )  # fmt: skip
 
@@ -120,9 +122,20 @@ def _make_parser() -> _Parser:
     )  # fmt: skip
     p.add_argument(
         "-o", "--outfile", metavar="PATH",
-        help="write the report to PATH (renderer from the extension: .json is JSON, anything else text)",
+        help=f"write the report to PATH (renderer from the extension: .json is JSON, "
+        f"{SESSION_SUFFIX} a session file, anything else text)",
     )  # fmt: skip
-    p.add_argument("-r", "--renderer", choices=("text", "json"), help="report format (overrides the extension)")
+    p.add_argument(
+        "-r", "--renderer", choices=("text", "json", "session"), help="report format (overrides the extension)"
+    )
+    p.add_argument("--timeline", action="store_true", help="also record when each sample was taken")
+    p.add_argument("--load", metavar="FILE", help="render a saved session (or a pyinstrument .pyisession) instead of running")
+    p.add_argument(
+        "--load-prev", nargs="?", const="", metavar="ID",
+        help="render a previous run's session: the latest, or the one with this id",
+    )  # fmt: skip
+    p.add_argument("--list-prev", action="store_true", help="list the previous runs that can be reloaded")
+    p.add_argument("--no-save", action="store_true", help="do not keep this run's session for --load-prev")
     p.add_argument("--show-all", action="store_true", help="show library frames too")
     p.add_argument(
         "--hide", action="append", default=[], metavar="GLOB", help="hide frames whose file path matches (repeatable)"
@@ -161,6 +174,10 @@ def _split_argv(argv: list[str]) -> tuple[list[str], Optional[str], list[str]]:
             return argv[:i], arg[:2], [arg[2:], *rest] if arg[2:] else rest
         if not arg.startswith("-") or arg == "-":
             return argv[:i], "script", argv[i:]
+        if arg == "--load-prev":
+            # Its id is optional; a word after it is that id (nothing runs).
+            i += 2 if i + 1 < len(argv) and not argv[i + 1].startswith("-") else 1
+            continue
         i += 2 if arg in _VALUE_OPTIONS else 1
     return argv, None, []
 
@@ -277,19 +294,6 @@ def _die_by_sigint() -> None:
     os.kill(os.getpid(), signal.SIGINT)
 
 
-def _write_atomically(path: str, text: str) -> None:
-    directory, base = os.path.split(path)
-    tmp = os.path.join(directory, f".{base}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def _report(session, args: argparse.Namespace, renderer: str) -> bool:
     """Renders the session where the options say; False if it could not be written."""
     view = {
@@ -314,7 +318,7 @@ def _report(session, args: argparse.Namespace, renderer: str) -> bool:
     unicode = True if args.unicode is None else args.unicode
     text = session.render(renderer, unicode=unicode, color=bool(args.color), **view)
     try:
-        _write_atomically(args.outfile, text)
+        write_atomic(args.outfile, text.encode("utf-8", "backslashreplace"))
     except OSError as e:
         print(f"{PROG}: error: can't write report to {args.outfile!r}: {e.strerror}", file=sys.__stderr__)
         return False
@@ -322,20 +326,68 @@ def _report(session, args: argparse.Namespace, renderer: str) -> bool:
     return True
 
 
-def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
-    options, kind, words = _split_argv(list(sys.argv[1:] if argv is None else argv))
-    args = _make_parser().parse_args(options)
-    if kind is None:
-        _fail("no script, -m module or -c command given (see --help)")
-    if not words:
-        _fail(f"{kind} needs " + ("a module name" if kind == "-m" else "a command" if kind == "-c" else "a script"))
+def _save_to_history(session: Session, announce: bool) -> None:
+    """Keeps the run for --load-prev; a failure to save is reported, not fatal."""
+    try:
+        session_id = history.save(session)
+    except OSError as e:
+        print(f"{PROG}: could not keep this session in {history.directory()}: {e.strerror or e}", file=sys.__stderr__)
+        return
+    if announce:
+        print(f"{PROG}: session {session_id} saved; show it again with: {PROG} --load-prev {session_id}",
+              file=sys.__stderr__)
+
+
+def _renderer(args: argparse.Namespace) -> str:
+    if args.renderer:
+        return args.renderer
+    out = (args.outfile or "").lower()
+    return "json" if out.endswith(".json") else "session" if out.endswith(SESSION_SUFFIX) else "text"
+
+
+def _check_outfile(args: argparse.Namespace) -> None:
     if args.outfile is not None:
         directory = os.path.dirname(args.outfile) or "."
         if os.path.isdir(args.outfile) or not os.path.isdir(directory):
             _fail(f"can't write report to {args.outfile!r}: not a file in an existing directory")
-    renderer = args.renderer or ("json" if (args.outfile or "").lower().endswith(".json") else "text")
 
-    profiler = Profiler(args.interval)
+
+def _reload(args: argparse.Namespace) -> NoReturn:
+    """--load, --load-prev, --list-prev: render what was saved; nothing runs."""
+    if args.list_prev:
+        lines = history.listing()
+        print("\n".join(lines) if lines else f"no saved sessions in {history.directory()}")
+        sys.exit(0)
+    _check_outfile(args)
+    try:
+        if args.load is not None:
+            session = Session.load(args.load)
+        else:
+            session = history.load(args.load_prev or None)
+    except (SessionLoadError, ValueError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(0 if _report(session, args, _renderer(args)) else 2)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
+    options, kind, words = _split_argv(list(sys.argv[1:] if argv is None else argv))
+    args = _make_parser().parse_args(options)
+    reloading = args.load is not None or args.load_prev is not None or args.list_prev
+    if reloading and kind is not None:
+        _fail("--load, --load-prev and --list-prev run no program; remove the program's name")
+    if sum((args.load is not None, args.load_prev is not None, args.list_prev)) > 1:
+        _fail("choose one of --load, --load-prev and --list-prev")
+    if reloading:
+        _reload(args)
+    if kind is None:
+        _fail("no script, -m module or -c command given (see --help)")
+    if not words:
+        _fail(f"{kind} needs " + ("a module name" if kind == "-m" else "a command" if kind == "-c" else "a script"))
+    _check_outfile(args)
+    renderer = _renderer(args)
+
+    profiler = Profiler(args.interval, timeline=args.timeline)
     try:
         code, attrs = _prepare(kind, words[0], words[1:])
         main_globals = _fresh_main(attrs)
@@ -351,6 +403,9 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     status = _exit_status(exc)
     if session is not None and not _report(session, args, renderer):
         status = status or 2
+    if session is not None and not args.no_save:
+        # A JSON or session report on stderr stays parseable: no note after it.
+        _save_to_history(session, announce=args.outfile is not None or renderer == "text")
     if not isinstance(exc, KeyboardInterrupt):
         atexit.unregister(_die_by_sigint)
     sys.exit(status)

@@ -8,7 +8,7 @@ import sys
 from typing import Any, Callable, Optional, TextIO
 
 from . import _core
-from .session import Session
+from .session import Session, library_prefixes
 
 __all__ = ["Profiler", "ProfilerError", "profile"]
 
@@ -42,9 +42,10 @@ class Profiler:
     ``interval`` is the time between samples in seconds (default 1 ms).
     """
 
-    def __init__(self, interval: float = 0.001, *, estimator: str = "split") -> None:
+    def __init__(self, interval: float = 0.001, *, timeline: bool = False, estimator: str = "split") -> None:
         self._interval = interval
-        self._sampler = _core.Sampler(interval, _OWN_PREFIX, estimator)
+        self._sampler = _core.Sampler(interval, _OWN_PREFIX, estimator, timeline)
+        self._target: Optional[str] = None
         self.last_session: Optional[Session] = None
 
     @property
@@ -62,6 +63,8 @@ class Profiler:
 
     def stop(self) -> Session:
         """Stop sampling and return the session (also kept as last_session).
+        A profiler started again after a stop adds to its session: the
+        result combines every run since the last :meth:`reset`.
         Raises ProfilerError if not running or called from another thread."""
         data = self._sampler.stop()
         session = Session(data)
@@ -69,8 +72,17 @@ class Profiler:
             session.target = self._target
         elif session.target is None:
             session.target = " ".join(sys.argv) if sys.argv and sys.argv[0] else "python"
+        data.library_prefixes = library_prefixes()
+        if self.last_session is not None:
+            session = Session.combine(self.last_session, session)
         self.last_session = session
         return session
+
+    def reset(self) -> None:
+        """Forget the sessions recorded so far (stop() first if running)."""
+        if self.is_running:
+            raise ProfilerError("reset() while the profiler is running")
+        self.last_session = None
 
     def __enter__(self) -> "Profiler":
         self.start()

@@ -17,13 +17,31 @@ from typing import Iterable, Optional, Sequence
 
 from . import _core
 
-__all__ = ["Session", "ViewOptions", "library_prefixes"]
+__all__ = ["Session", "SessionLoadError", "ViewOptions", "library_prefixes"]
+
+#: The extension of session files (``-r session``, ``Session.save``).
+SESSION_SUFFIX = ".strobe"
+# Larger files are refused before they are read (the C loader's own limit).
+MAX_SESSION_BYTES = 256 << 20
+
+
+class SessionLoadError(ValueError):
+    """A session file could not be loaded. The message names the file and,
+    where it applies, the field: ``run.strobe: nodes[3][0]: parent 7 is not an
+    earlier node``."""
+
+    def __init__(self, path: str, field: str, message: str) -> None:
+        self.path = path
+        self.field = field
+        self.reason = message
+        where = f"{path}: {field}: " if field else f"{path}: "
+        super().__init__(where + message)
 
 FLAG_LIBRARY = 1
 FLAG_HIDE = 2
 FLAG_SHOW = 4
 
-RENDERERS = ("text", "json")
+RENDERERS = ("text", "json", "session")
 
 
 def library_prefixes() -> list[str]:
@@ -115,6 +133,57 @@ class Session:
     def __init__(self, data: "_core.SessionData") -> None:
         self._data = data
 
+    # -- files ----------------------------------------------------------------
+    def save(self, path: "str | os.PathLike[str]") -> None:
+        """Write the session file atomically: a temporary file in the same
+        directory, flushed to disk, then renamed over ``path``."""
+        write_atomic(os.fspath(path), self._data.to_bytes())
+
+    @classmethod
+    def load(cls, path: "str | os.PathLike[str]") -> "Session":
+        """Load a session file, or a pyinstrument ``.pyisession`` file.
+        Everything is checked here, at load time; any problem raises
+        :class:`SessionLoadError` naming the file and the field."""
+        path = os.fspath(path)
+        try:
+            size = os.stat(path).st_size
+            if size > MAX_SESSION_BYTES:
+                raise SessionLoadError(path, "", f"{size} bytes is more than the {MAX_SESSION_BYTES} a session may have")
+            with open(path, "rb") as f:
+                data = f.read(MAX_SESSION_BYTES + 1)
+        except OSError as e:
+            raise SessionLoadError(path, "", e.strerror or str(e)) from None
+        if _is_pyisession(path, data):
+            return cls._load_pyisession(path, data)
+        try:
+            return cls(_core.load_session(data))
+        except _core.SessionLoadError as e:
+            field, message = e.args
+            raise SessionLoadError(path, field, message) from None
+
+    @classmethod
+    def _load_pyisession(cls, path: str, data: bytes) -> "Session":
+        import json
+
+        from .pyisession import load_pyisession
+
+        try:
+            doc = json.loads(data)
+        except (ValueError, RecursionError) as e:
+            raise SessionLoadError(path, "", f"not a pyinstrument session: {e}") from None
+        try:
+            return cls(load_pyisession(doc, path))
+        except ValueError as e:
+            raise SessionLoadError(path, "", str(e)) from None
+
+    @classmethod
+    def combine(cls, a: "Session", b: "Session") -> "Session":
+        """A new session with the samples and time of both."""
+        data = _core.new_session()
+        data.merge(a._data)
+        data.merge(b._data)
+        return cls(data)
+
     # -- metadata -----------------------------------------------------------
     @property
     def start_time(self) -> float:
@@ -178,6 +247,8 @@ class Session:
         as a ViewOptions or as keywords."""
         if renderer not in RENDERERS:
             raise ValueError(f"unknown renderer {renderer!r} (choose from {', '.join(RENDERERS)})")
+        if renderer == "session":
+            return self._data.to_bytes().decode("utf-8")
         if view is None:
             view = ViewOptions(**view_kwargs)
         elif view_kwargs:
@@ -199,3 +270,42 @@ class Session:
 
     def output_json(self, **view_kwargs) -> str:
         return self.render("json", **view_kwargs)
+
+    @property
+    def library_prefixes(self) -> list:
+        return self._data.library_prefixes
+
+    @property
+    def timeline(self) -> Optional[list]:
+        """(seconds since start, leaf node id) per recorded sample, when the
+        profiler ran with ``timeline=True``; else None."""
+        return self._data.timeline
+
+
+def _is_pyisession(path: str, data: bytes) -> bool:
+    """pyinstrument's session files: by extension, or by their key."""
+    if path.endswith(".pyisession"):
+        return True
+    head = data[:4096]
+    return b'"frame_records"' in head and b'"stroboscope-session"' not in head
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write data to path so that a crash leaves either the old file or the
+    new one, never half of one."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".stroboscope-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
