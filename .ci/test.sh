@@ -46,6 +46,10 @@ echo "== the extension under ASan + UBSan (pytest, Python 3.11)"
 # python with the runtimes preloaded. Leaks are left to LeakSanitizer on the
 # C core (above) and to the start/stop RSS test in the normal runs: its RSS
 # figure means nothing under ASan's quarantine, so it is deselected here.
+# So are the tests that fork a process with a running timer thread: GCC 12's
+# ASan runtime can deadlock in such a child (seen: the child blocked on the
+# lock in __sanitizer::SizeClassAllocator64::GetFromAllocator, called from
+# CPython's free). They run in every normal build below.
 if ls build/asan/lib/ext/_core*.so >/dev/null 2>&1; then
     pkg=build/asan-pkg/stroboscope
     rm -rf build/asan-pkg && mkdir -p "$pkg"
@@ -54,7 +58,7 @@ if ls build/asan/lib/ext/_core*.so >/dev/null 2>&1; then
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     PYTHONPATH="$PWD/build/asan-pkg" build/venv-3.11/bin/python -m pytest \
         tests/test_profiler.py tests/test_cli.py -q -p no:cacheprovider \
-        -k "not many_start_stop_cycles" >"$log/pytest-asan.log" 2>&1
+        -k "not many_start_stop_cycles and not fork" >"$log/pytest-asan.log" 2>&1
     tail -n 5 "$log/pytest-asan.log"
     count "$log/pytest-asan.log"
 else
