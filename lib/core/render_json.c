@@ -1,4 +1,6 @@
 #include <jansson.h>
+
+#include "jsonbuf.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -10,23 +12,10 @@
 
 static const char *const kind_names[] = {"python", "c", "synthetic"};
 
-static int append_cb(const char *buffer, size_t size, void *data)
-{
-    return strobe_buf_append(data, buffer, size);
-}
-
-/* Dumps one value into out and drops it (steals v). The document is written
- * piece by piece: the nodes of a big tree never exist as jansson objects all
- * at once, and no object nests deeper than two levels. */
+/* Dumps one value into out and drops it (steals v). */
 static int dump(json_t *v, strobe_buf *out)
 {
-    int rc;
-
-    if (v == NULL)
-        return -1;
-    rc = json_dump_callback(v, append_cb, out, DUMP_FLAGS);
-    json_decref(v);
-    return rc;
+    return strobe_json_dump(v, DUMP_FLAGS, out);
 }
 
 /* jansson wants valid UTF-8: each byte that does not start a valid sequence

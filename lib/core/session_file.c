@@ -2,6 +2,8 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+
+#include "jsonbuf.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,22 +20,10 @@
 
 /* ---- saving ------------------------------------------------------------ */
 
-static int append_cb(const char *buffer, size_t size, void *data)
-{
-    return strobe_buf_append(data, buffer, size);
-}
-
-/* Dumps one value into out and drops it (steals v). Only small values are
- * ever built as jansson objects: the tables are written row by row. */
+/* Dumps one value into out and drops it (steals v). */
 static int dump(json_t *v, strobe_buf *out)
 {
-    int rc;
-
-    if (v == NULL)
-        return -1;
-    rc = json_dump_callback(v, append_cb, out, DUMP_FLAGS);
-    json_decref(v);
-    return rc;
+    return strobe_json_dump(v, DUMP_FLAGS, out);
 }
 
 static int is_utf8(const char *s, size_t n)
