@@ -772,7 +772,7 @@ timer_main(void *arg)
     /* While waiting for the hook the timer polls once an interval (cheap: it
      * only reads the state), but re-sends the signal with a growing backoff,
      * so a thread blocked in C for long is not flooded with EINTR. */
-    uint64_t backoff = 4 * r->interval_ns;
+    uint64_t backoff = r->interval_ns;
     uint64_t resend_at = 0;
     pthread_mutex_lock(&r->mu);
     while (!atomic_load(&r->stopping)) {
@@ -798,7 +798,11 @@ timer_main(void *arg)
             } else {
                 atomic_fetch_add(&r->fires, 1);
             }
-            backoff = 4 * r->interval_ns;
+            /* A flag lost to the eval loop's C-frame switch (see
+             * strobe_compat_armed_effective) is common on code that enters
+             * nested eval loops often (generators driven from C): re-send
+             * after one interval, then back off. */
+            backoff = r->interval_ns;
             resend_at = now + backoff;
             wait_until(r, now + r->interval_ns);
         } else if (st == ST_OFF || st == ST_IDLE) {
