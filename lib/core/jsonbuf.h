@@ -12,4 +12,8 @@
  * is NULL, which fails). 0 / -1. */
 int strobe_json_dump(json_t *v, size_t flags, strobe_buf *out);
 
+/* The bytes as a JSON string of lowercase hex, two digits a byte (for bytes
+ * that are not UTF-8). New reference, or NULL when memory ran out. */
+json_t *strobe_json_hex(const char *s, size_t n);
+
 #endif

@@ -61,27 +61,6 @@ static json_t *cstring_value(const char *s)
 }
 
 /* Lowercase hex of the raw bytes. new reference */
-static json_t *hex_value(const char *s, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    char *hex;
-    json_t *v;
-    size_t i;
-
-    if (n > (SIZE_MAX - 1) / 2)
-        return NULL;
-    hex = strobe_malloc(2 * n + 1);
-    if (hex == NULL)
-        return NULL;
-    for (i = 0; i < n; i++) {
-        hex[2 * i] = digits[(unsigned char)s[i] >> 4];
-        hex[2 * i + 1] = digits[(unsigned char)s[i] & 15];
-    }
-    v = json_stringn(hex, 2 * n);
-    strobe_free(hex);
-    return v;
-}
-
 static json_t *seconds(uint64_t ns)
 {
     return json_real((double)ns / 1e9);
@@ -101,7 +80,7 @@ static int set_bytes(json_t *obj, const char *key, const char *hex_key,
 
     if (json_object_set_new(obj, key, string_value(s, n, &lossy)) < 0)
         return -1;
-    if (lossy && json_object_set_new(obj, hex_key, hex_value(s, n)) < 0)
+    if (lossy && json_object_set_new(obj, hex_key, strobe_json_hex(s, n)) < 0)
         return -1;
     return 0;
 }

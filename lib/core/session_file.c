@@ -45,32 +45,19 @@ static int is_utf8(const char *s, size_t n)
  * else ["hex", "<lowercase hex>"]. new reference */
 static json_t *bytes_value(const char *s, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
     json_t *arr;
-    char *hex;
-    size_t i;
 
     if (s == NULL)
         return json_null();
     if (is_utf8(s, n))
         return json_stringn(s, n);
-    if (n > (SIZE_MAX - 1) / 2)
-        return NULL;
-    hex = strobe_malloc(2 * n + 1);
-    if (hex == NULL)
-        return NULL;
-    for (i = 0; i < n; i++) {
-        hex[2 * i] = digits[(unsigned char)s[i] >> 4];
-        hex[2 * i + 1] = digits[(unsigned char)s[i] & 15];
-    }
     arr = json_array();
-    /* json_array_append_new steals even on failure */
+    /* json_array_append_new steals even on failure (and fails on NULL) */
     if (arr == NULL || json_array_append_new(arr, json_string("hex")) < 0 ||
-        json_array_append_new(arr, json_stringn(hex, 2 * n)) < 0) {
+        json_array_append_new(arr, strobe_json_hex(s, n)) < 0) {
         json_decref(arr);
-        arr = NULL;
+        return NULL;
     }
-    strobe_free(hex);
     return arr;
 }
 
