@@ -106,6 +106,7 @@ struct Sampler {
     int last_late;                      /* it ended a blocking call */
     uint32_t ccall_node;                /* ST_CCALL: the C function's node */
     uint32_t ccall_caller;              /* ST_CCALL: the caller's leaf */
+    uint64_t ccall_deadline;            /* ST_CCALL: end of its sample + interval */
 
     Py_tracefunc saved_func; /* profile function installed before start() */
     PyObject *saved_obj;
@@ -630,7 +631,21 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     if (st == ST_CCALL) {
         finish_ccall(s, now_wall, now_cpu);
         strobe_compat_disarm_in_hook(ts);
-        schedule_next(r);
+        if (now_wall >= s->ccall_deadline) {
+            /* The C call outlasted an interval: its return is this interval's
+             * sample (measured exactly), and the next counts from here. */
+            s->session->sample_count++;
+            if (s->session->timeline != NULL) {
+                strobe_timeline_add(s->session->timeline,
+                                    now_wall - s->start_wall_ns, s->ccall_node);
+            }
+            schedule_next(r);
+        } else {
+            /* The next deadline still counts from the end of the c_call
+             * sample: time spent in a short C call is not added to it. */
+            atomic_store(&r->deadline_ns, s->ccall_deadline);
+            atomic_store(&r->state, ST_WAITING);
+        }
         return 0;
     }
     if (st != ST_ARMED) {
@@ -679,6 +694,7 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     }
     PyErr_Restore(exc_type, exc_value, exc_tb);
     if (keep_armed) {
+        s->ccall_deadline = strobe_clock_wall_ns() + r->interval_ns;
         atomic_store(&r->state, ST_CCALL);
         return 0;
     }
