@@ -825,10 +825,14 @@ timer_main(void *arg)
             wait_until(r, now + 100000000u);
         } else {
 #ifdef STROBE_REARM_SIGNAL
-            if (st == ST_ARMED && r->tstate->c_profilefunc != profile_hook) {
-                /* sys.setprofile() replaced our hook while it was armed. */
+            Py_tracefunc installed = r->tstate->c_profilefunc;
+            int expected = ST_ARMED;
+            if (st == ST_ARMED && installed != NULL && installed != profile_hook &&
+                atomic_compare_exchange_strong(&r->state, &expected, ST_OFF)) {
+                /* sys.setprofile() replaced our hook while it was armed. A
+                 * NULL is not that: it is the hook disarming itself after
+                 * `st` was read, and the state has moved on. */
                 atomic_fetch_or(&r->errors, ERR_DISPLACED);
-                atomic_store(&r->state, ST_OFF);
             } else if (now >= resend_at &&
                        (st == ST_FIRED ||
                         (st == ST_ARMED && !strobe_compat_armed_effective(r->tstate)))) {
