@@ -54,48 +54,38 @@ int strobe_session_set_string(char **field, const char *value)
     return 0;
 }
 
-int strobe_session_add_error(strobe_session *s, const char *msg)
+/* Appends a copy of item to the list, unless the same string is there
+ * already. Such lists are short and rarely grow, so growing one at a time
+ * keeps the count the capacity. */
+static int add_unique(char ***list, size_t *n, const char *item)
 {
     char **grown, *copy;
     size_t i;
 
-    for (i = 0; i < s->n_errors; i++)
-        if (strcmp(s->errors[i], msg) == 0)
+    for (i = 0; i < *n; i++)
+        if (strcmp((*list)[i], item) == 0)
             return 0;
-    copy = strobe_memdup0(msg, strlen(msg));
+    copy = strobe_memdup0(item, strlen(item));
     if (copy == NULL)
         return -1;
-    /* Errors are rare; growing one at a time keeps n_errors the capacity. */
-    grown = strobe_realloc(s->errors, (s->n_errors + 1) * sizeof(char *));
+    grown = strobe_realloc(*list, (*n + 1) * sizeof(char *));
     if (grown == NULL) {
         strobe_free(copy);
         return -1;
     }
-    s->errors = grown;
-    s->errors[s->n_errors++] = copy;
+    *list = grown;
+    grown[(*n)++] = copy;
     return 0;
+}
+
+int strobe_session_add_error(strobe_session *s, const char *msg)
+{
+    return add_unique(&s->errors, &s->n_errors, msg);
 }
 
 int strobe_session_add_library_prefix(strobe_session *s, const char *prefix)
 {
-    char **grown, *copy;
-    size_t i;
-
-    for (i = 0; i < s->n_library_prefixes; i++)
-        if (strcmp(s->library_prefixes[i], prefix) == 0)
-            return 0;
-    copy = strobe_memdup0(prefix, strlen(prefix));
-    if (copy == NULL)
-        return -1;
-    grown = strobe_realloc(s->library_prefixes,
-                           (s->n_library_prefixes + 1) * sizeof(char *));
-    if (grown == NULL) {
-        strobe_free(copy);
-        return -1;
-    }
-    s->library_prefixes = grown;
-    s->library_prefixes[s->n_library_prefixes++] = copy;
-    return 0;
+    return add_unique(&s->library_prefixes, &s->n_library_prefixes, prefix);
 }
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
