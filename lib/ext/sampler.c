@@ -512,6 +512,19 @@ schedule_next(strobe_rearm *r)
     atomic_store(&r->state, ST_WAITING);
 }
 
+/* Whether the profiled thread still exists (the GIL must be held). */
+static int
+thread_alive(strobe_rearm *r)
+{
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(r->interp); t != NULL;
+         t = PyThreadState_Next(t)) {
+        if (t == r->tstate) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- re-arm by signal (3.9 - 3.11) --------------------------------------- */
 
 #ifdef STROBE_REARM_SIGNAL
@@ -707,18 +720,6 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 /* ---- re-arm by pending call (3.12+) --------------------------------------- */
 
 #ifdef STROBE_REARM_PENDING
-static int
-thread_alive(strobe_rearm *r)
-{
-    for (PyThreadState *t = PyInterpreterState_ThreadHead(r->interp); t != NULL;
-         t = PyThreadState_Next(t)) {
-        if (t == r->tstate) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int
 pending_sample(void *arg)
 {
@@ -959,12 +960,7 @@ sampler_halt(Sampler *self)
     }
 #ifdef STROBE_REARM_SIGNAL
     PyThreadState *ts = r->tstate;
-    int alive = 0;
-    for (PyThreadState *t = PyInterpreterState_ThreadHead(r->interp); t != NULL;
-         t = PyThreadState_Next(t)) {
-        alive |= t == ts;
-    }
-    if (alive) {
+    if (thread_alive(r)) {
         /* Put back what was there before start(), unless the program has
          * installed its own profile function meanwhile. */
         if (ts->c_profilefunc == NULL || ts->c_profilefunc == profile_hook) {
