@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README and CI run it:
 #   1. the C unit tests of lib/core under ASan + UBSan (meson test);
-#   2. pytest, the full suite on Python 3.11 and 3.12, the core and CLI tests
-#      (everything not marked `full`) on 3.9, 3.10 and 3.13.
+#   2. the extension built with them, under pytest (Python 3.11);
+#   3. pytest, the full suite on Python 3.11 and 3.12 (the browser tests of the
+#      HTML report and the web servers included), everything not marked
+#      `full` on 3.9, 3.10 and 3.13.
 # Ends with one line "N passed, N failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +20,16 @@ count() { # adds pytest's or meson's summary from a log to the totals
     f=$(grep -Eo '[0-9]+ (failed|error|errors)' "$1" | awk '{s+=$1} END {print s+0}')
     passed=$((passed + p)); failed=$((failed + f))
 }
+
+# What only the tests need: Chromium for tests/browser/ (driven by Playwright,
+# which never downloads a browser here), Django and Flask for the middleware.
+if ! [ -x /usr/bin/chromium ]; then
+    echo "test: installing chromium with apt-get" >&2
+    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium; } >"$log/apt.log" 2>&1 \
+        || { tail -n 20 "$log/apt.log"; exit 1; }
+fi
+export EXTRA_PIP="playwright django flask"
 
 # The 3.11 environment first: its meson builds the sanitizer tree below.
 bash .ci/setup.sh 3.11 >"$log/setup-3.11.log" 2>&1 || { tail -n 30 "$log/setup-3.11.log"; exit 1; }
@@ -53,7 +65,9 @@ echo "== the extension under ASan + UBSan (pytest, Python 3.11)"
 if ls build/asan/lib/ext/_core*.so >/dev/null 2>&1; then
     pkg=build/asan-pkg/stroboscope
     rm -rf build/asan-pkg && mkdir -p "$pkg"
-    cp lib/stroboscope/*.py build/asan/lib/ext/_core*.so "$pkg"/
+    cp -r lib/stroboscope/. "$pkg"/
+    rm -f "$pkg/meson.build" "$pkg/middleware/meson.build"
+    cp build/asan/lib/ext/_core*.so "$pkg"/
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     PYTHONPATH="$PWD/build/asan-pkg" build/venv-3.11/bin/python -m pytest \

@@ -425,7 +425,7 @@ def test_version_and_help():
         (["-i", "nan", "x.py"], "argument -i/--interval: must be between"),
         (["-i", "fast", "x.py"], "argument -i/--interval: must be between"),
         (["--bogus", "x.py"], "unrecognized arguments: --bogus"),
-        (["-r", "html", "x.py"], "argument -r/--renderer: invalid choice"),
+        (["-r", "xml", "x.py"], "argument -r/--renderer: invalid choice"),
         (["--threshold", "101", "x.py"], "argument --threshold: must be a percentage"),
         (["--hide-regex", "(", "x.py"], "argument --hide-regex: invalid regular expression '('"),
         (["--show-regex", "[", "x.py"], "argument --show-regex: invalid regular expression '['"),

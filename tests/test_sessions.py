@@ -40,7 +40,7 @@ def test_save_load_renders_byte_identical(tmp_path):
     path = tmp_path / "run.strobe"
     s.save(path)
     loaded = Session.load(path)
-    for renderer in ("text", "json"):
+    for renderer in ("text", "json", "html"):
         for opts in ({}, {"show_all": True}, {"time": "cpu", "threshold": 0}):
             assert loaded.render(renderer, **opts) == s.render(renderer, **opts)
     assert loaded.render("text", color=True, unicode=True) == s.render("text", color=True, unicode=True)

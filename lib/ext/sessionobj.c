@@ -91,24 +91,30 @@ SessionData_frames(SessionData *self, PyObject *Py_UNUSED(ignored))
 
 PyDoc_STRVAR(render_doc,
              "render(renderer, flags=b'', threshold=0.01, show_all=False, "
-             "time='wall', unicode=True, color=False, collapse_recursion=True)\n--\n\n"
-             "Render the session. renderer is 'text' or 'json'; flags holds one "
-             "byte per frame id (1 library, 2 hide, 4 show).");
+             "time='wall', unicode=True, color=False, collapse_recursion=True, "
+             "options_json=None)\n--\n\n"
+             "Render the session. renderer is 'text', 'json' or 'html'; flags holds one "
+             "byte per frame id (1 library, 2 hide, 4 show). For 'html', options_json "
+             "is the page's view options (a JSON object) and only the library bit "
+             "of flags is used: the page applies the patterns itself.");
 
 static PyObject *
 SessionData_render(SessionData *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"renderer", "flags",   "threshold",
                              "show_all", "time",    "unicode",
-                             "color",    "collapse_recursion", NULL};
+                             "color",    "collapse_recursion",
+                             "options_json", NULL};
     const char *renderer;
     Py_buffer flags = {0};
     double threshold = 0.01;
     int show_all = 0, unicode = 1, color = 0, collapse = 1;
     const char *time_mode = "wall";
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|y*dpsppp:render", kwlist,
+    const char *options_json = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|y*dpspppz:render", kwlist,
                                      &renderer, &flags, &threshold, &show_all,
-                                     &time_mode, &unicode, &color, &collapse)) {
+                                     &time_mode, &unicode, &color, &collapse,
+                                     &options_json)) {
         return NULL;
     }
     PyObject *result = NULL;
@@ -139,6 +145,11 @@ SessionData_render(SessionData *self, PyObject *args, PyObject *kwds)
         rc = strobe_render_text(self->s, &vopt, &topt, &out);
     } else if (strcmp(renderer, "json") == 0) {
         rc = strobe_render_json(self->s, &vopt, &out);
+    } else if (strcmp(renderer, "html") == 0) {
+        strobe_html_options hopt = {.library = vopt.frame_flags,
+                                    .n_library = vopt.n_flags,
+                                    .options_json = options_json};
+        rc = strobe_render_html(self->s, &hopt, &out);
     } else {
         PyErr_Format(PyExc_ValueError, "unknown renderer %R", PyTuple_GET_ITEM(args, 0));
         goto done;

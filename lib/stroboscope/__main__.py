@@ -41,7 +41,7 @@ import types
 from typing import NoReturn, Optional, Sequence
 
 from . import Profiler, ProfilerError, __version__, history
-from .profiler import _stream_wants_color, _stream_wants_unicode
+from .profiler import _stream_wants_color, _stream_wants_unicode, open_html_in_browser
 from .session import SESSION_SUFFIX, Session, SessionLoadError, write_atomic
 
 PROG = "stroboscope"
@@ -123,11 +123,13 @@ def _make_parser() -> _Parser:
     p.add_argument(
         "-o", "--outfile", metavar="PATH",
         help=f"write the report to PATH (renderer from the extension: .json is JSON, "
-        f"{SESSION_SUFFIX} a session file, anything else text)",
+        f".html HTML, {SESSION_SUFFIX} a session file, anything else text)",
     )  # fmt: skip
     p.add_argument(
-        "-r", "--renderer", choices=("text", "json", "session"), help="report format (overrides the extension)"
-    )
+        "-r", "--renderer", choices=("text", "json", "html", "session"),
+        help="report format (overrides the extension); html without -o opens the report in the browser",
+    )  # fmt: skip
+    p.add_argument("--open", action="store_true", help="open the report in the default browser (HTML)")
     p.add_argument("--timeline", action="store_true", help="also record when each sample was taken")
     p.add_argument("--load", metavar="FILE", help="render a saved session (or a pyinstrument .pyisession) instead of running")
     p.add_argument(
@@ -305,6 +307,10 @@ def _report(session, args: argparse.Namespace, renderer: str) -> bool:
         "threshold": args.threshold,
         "time": args.time,
     }
+    if args.outfile is None and renderer == "html":
+        path = open_html_in_browser(session.render(renderer, **view))
+        print(f"{PROG}: html report written to {path}", file=sys.__stderr__)
+        return True
     if args.outfile is None:
         stream = sys.__stderr__  # the process's stderr, wherever the program left sys.stderr
         unicode = _stream_wants_unicode(stream) if args.unicode is None else args.unicode
@@ -323,6 +329,10 @@ def _report(session, args: argparse.Namespace, renderer: str) -> bool:
         print(f"{PROG}: error: can't write report to {args.outfile!r}: {e.strerror}", file=sys.__stderr__)
         return False
     print(f"{PROG}: {renderer} report written to {args.outfile}", file=sys.__stderr__)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open("file://" + os.path.abspath(args.outfile))
     return True
 
 
@@ -342,7 +352,11 @@ def _renderer(args: argparse.Namespace) -> str:
     if args.renderer:
         return args.renderer
     out = (args.outfile or "").lower()
-    return "json" if out.endswith(".json") else "session" if out.endswith(SESSION_SUFFIX) else "text"
+    if out.endswith(".json"):
+        return "json"
+    if out.endswith((".html", ".htm")):
+        return "html"
+    return "session" if out.endswith(SESSION_SUFFIX) else "text"
 
 
 def _check_outfile(args: argparse.Namespace) -> None:

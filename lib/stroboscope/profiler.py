@@ -8,7 +8,7 @@ import sys
 from typing import Any, Callable, Optional, TextIO
 
 from . import _core
-from .session import Session, library_prefixes
+from .session import Session, library_prefixes, write_atomic
 
 __all__ = ["Profiler", "ProfilerError", "profile"]
 
@@ -102,6 +102,20 @@ class Profiler:
     def output(self, renderer: str = "text", **options: Any) -> str:
         return self._session().render(renderer, **options)
 
+    def output_html(self, **view: Any) -> str:
+        """The last session as one self-contained HTML page."""
+        return self._session().render("html", **view)
+
+    def write_html(self, path: "str | os.PathLike[str]", **view: Any) -> None:
+        """Write the HTML report to path (atomically)."""
+        write_atomic(os.fspath(path), self.output_html(**view).encode("utf-8"))
+
+    def open_in_browser(self, **view: Any) -> str:
+        """Write the HTML report to a temporary file, open it in the default
+        browser and return the file's path (the file is left for the
+        browser to read)."""
+        return open_html_in_browser(self.output_html(**view))
+
     def print(
         self,
         file: Optional[TextIO] = None,
@@ -117,6 +131,17 @@ class Profiler:
         color = _stream_wants_color(file) if color is None else color
         file.write(self.output_text(unicode=unicode, color=color, show_all=show_all, **view))
         file.flush()
+
+
+def open_html_in_browser(html: str) -> str:
+    import tempfile
+    import webbrowser
+
+    fd, path = tempfile.mkstemp(prefix="stroboscope-", suffix=".html")
+    with os.fdopen(fd, "wb") as f:
+        f.write(html.encode("utf-8"))
+    webbrowser.open("file://" + path)
+    return path
 
 
 class profile:

@@ -8,6 +8,7 @@ hands those flags to the C renderers, so every renderer agrees on the view.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import site
@@ -41,7 +42,7 @@ FLAG_LIBRARY = 1
 FLAG_HIDE = 2
 FLAG_SHOW = 4
 
-RENDERERS = ("text", "json", "session")
+RENDERERS = ("text", "json", "html", "session")
 
 
 def library_prefixes() -> list[str]:
@@ -106,6 +107,25 @@ class ViewOptions:
         self.threshold = threshold
         self.time = time
         self.collapse_recursion = collapse_recursion
+
+    @property
+    def explicit(self) -> bool:
+        """Whether any option differs from the defaults (the HTML page then
+        opens with these rather than with the settings it remembers)."""
+        return bool(self.show_all or self.hide or self.show or self.hide_regex
+                    or self.show_regex or self.threshold != 1.0
+                    or self.time != "wall" or not self.collapse_recursion)
+
+    def to_json(self) -> str:
+        """The options as the HTML page reads them (docs/html-report.md)."""
+        return json.dumps({
+            "show_all": self.show_all, "hide": self.hide, "show": self.show,
+            "hide_regex": [r.pattern for r in self.hide_regex],
+            "show_regex": [r.pattern for r in self.show_regex],
+            "threshold": self.threshold, "time": self.time,
+            "collapse_recursion": self.collapse_recursion,
+            "explicit": self.explicit,
+        })
 
     def frame_flags(self, frames: Sequence[tuple], prefixes: Optional[Sequence[str]] = None) -> bytes:
         prefixes = library_prefixes() if prefixes is None else prefixes
@@ -242,9 +262,16 @@ class Session:
         color: bool = False,
         **view_kwargs,
     ) -> str:
-        """Render as ``"text"`` or ``"json"``. View options (show_all, hide,
-        show, hide_regex, show_regex, threshold in percent, time) may be given
-        as a ViewOptions or as keywords."""
+        """Render as ``"text"``, ``"json"`` or ``"html"`` (one self-contained
+        page), or as ``"session"`` (the session file's text). View options
+        (show_all, hide, show, hide_regex, show_regex, threshold in percent,
+        time) may be given as a ViewOptions or as keywords; the HTML page
+        opens with them and lets the reader change them.
+
+        Library code is recognised by the path prefixes the session recorded
+        (the recording interpreter's), so a loaded session groups frames as
+        the run that made it did; a session without any uses this
+        interpreter's."""
         if renderer not in RENDERERS:
             raise ValueError(f"unknown renderer {renderer!r} (choose from {', '.join(RENDERERS)})")
         if renderer == "session":
@@ -253,7 +280,8 @@ class Session:
             view = ViewOptions(**view_kwargs)
         elif view_kwargs:
             raise TypeError("give view options either as a ViewOptions or as keywords")
-        flags = view.frame_flags(self._data.frames())
+        prefixes = self._data.library_prefixes or None
+        flags = view.frame_flags(self._data.frames(), prefixes)
         return self._data.render(
             renderer,
             flags=flags,
@@ -263,6 +291,7 @@ class Session:
             unicode=unicode,
             color=color,
             collapse_recursion=view.collapse_recursion,
+            options_json=view.to_json() if renderer == "html" else None,
         )
 
     def output_text(self, unicode: bool = False, color: bool = False, show_all: bool = False, **view_kwargs) -> str:
@@ -270,6 +299,9 @@ class Session:
 
     def output_json(self, **view_kwargs) -> str:
         return self.render("json", **view_kwargs)
+
+    def output_html(self, **view_kwargs) -> str:
+        return self.render("html", **view_kwargs)
 
     @property
     def library_prefixes(self) -> list:
@@ -290,6 +322,17 @@ def _is_pyisession(path: str, data: bytes) -> bool:
     return b'"frame_records"' in head and b'"stroboscope-session"' not in head
 
 
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
 def write_atomic(path: str, data: bytes) -> None:
     """Write data to path so that a crash leaves either the old file or the
     new one, never half of one."""
@@ -298,6 +341,13 @@ def write_atomic(path: str, data: bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".stroboscope-", suffix=".tmp")
     try:
+        # mkstemp makes the file private; give it the mode a plain open()
+        # would (or the mode of the file it replaces).
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -47,15 +47,22 @@ static void collect(collected *c, const char *data, size_t n)
     c->data[c->len] = '\0';
 }
 
+/* kind: 0 text, 1 JSON, 2 HTML */
 static int render(const strobe_session *s, const strobe_view_options *v,
-                  int json, collected *out)
+                  int kind, collected *out)
 {
     strobe_text_options t = {1, 1};
+    strobe_html_options h = {v->frame_flags, v->n_flags, "{\"show_all\":false}"};
     strobe_buf b;
     int rc;
 
     strobe_buf_init(&b);
-    rc = json ? strobe_render_json(s, v, &b) : strobe_render_text(s, v, &t, &b);
+    if (kind == 2)
+        rc = strobe_render_html(s, &h, &b);
+    else if (kind == 1)
+        rc = strobe_render_json(s, v, &b);
+    else
+        rc = strobe_render_text(s, v, &t, &b);
     if (rc == 0)
         collect(out, b.data, b.len);
     else
@@ -201,6 +208,7 @@ static char *scenario(void)
     STEP(build_view(s, &v, &count));
     STEP(render(s, &v, 0, &out));
     STEP(render(s, &v, 1, &out));
+    STEP(render(s, &v, 2, &out));
     v.show_all = 1;
     STEP(render(s, &v, 0, &out));
 
@@ -210,6 +218,7 @@ static char *scenario(void)
     STEP(load(&saved, &loaded));
     STEP(render(loaded, &v, 0, &out));
     STEP(render(loaded, &v, 1, &out));
+    STEP(render(loaded, &v, 2, &out));
     STEP(strobe_session_merge(loaded, s));
     STEP(save(loaded, &out));
     strobe_session_free(loaded);

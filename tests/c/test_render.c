@@ -267,6 +267,84 @@ static void test_hostile(void)
     strobe_session_free(s);
 }
 
+/* Returns the HTML page's payload: the text between the data block's tags,
+ * checked to be the only place the profiled program's bytes can be. */
+static char *html_payload(const char *page, size_t len)
+{
+    static const char open_tag[] = "<script id=\"strobe-data\" type=\"application/json\">";
+    const char *start = strstr(page, open_tag), *end;
+    char *out;
+
+    CHECK(start != NULL && strlen(page) == len);
+    start += sizeof(open_tag) - 1;
+    end = strstr(start, "</script>");
+    CHECK(end != NULL);
+    out = malloc((size_t)(end - start) + 1);
+    CHECK(out != NULL);
+    memcpy(out, start, (size_t)(end - start));
+    out[end - start] = '\0';
+    return out;
+}
+
+static void test_html(void)
+{
+    static const char evil[] = "</script><script>alert(1)</script><!--x\xe2\x80\xa8y"
+                               "\xe2\x80\xa9&amp;>";
+    strobe_session *s = basic_session();
+    strobe_html_options h = {basic_flags, sizeof(basic_flags), "{\"threshold\":1.5}"};
+    strobe_buf b;
+    json_t *doc;
+    json_error_t err;
+    uint32_t f, stack[1];
+    char *page, *payload;
+    size_t len;
+
+    CHECK(strobe_frames_intern(s->frames, evil, sizeof(evil) - 1, "<!--f.py", 8, 1,
+                               PY, &f) == 0);
+    stack[0] = f;
+    test_sample(s, stack, 1, 5, 5);
+    CHECK(strobe_session_set_string(&s->target, "python </script> \xe2\x80\xa8") == 0);
+
+    strobe_buf_init(&b);
+    CHECK(strobe_render_html(s, &h, &b) == 0);
+    page = strobe_buf_steal(&b, &len);
+    CHECK(page != NULL);
+    CHECK(strncmp(page, "<!DOCTYPE html>", 15) == 0);
+    payload = html_payload(page, len);
+    /* nothing in the payload can end the script block or open a comment */
+    CHECK(strchr(payload, '<') == NULL && strchr(payload, '>') == NULL);
+    CHECK(strstr(payload, "\xe2\x80\xa8") == NULL && strstr(payload, "\xe2\x80\xa9") == NULL);
+    doc = json_loads(payload, JSON_REJECT_DUPLICATES, &err);
+    CHECK(doc != NULL);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "format")), "stroboscope-report") == 0);
+    /* one library flag a frame: loads, decode and time.sleep */
+    CHECK(strcmp(json_string_value(json_object_get(doc, "library")), "00011010") == 0);
+    CHECK(json_real_value(json_object_get(json_object_get(doc, "options"), "threshold")) == 1.5);
+    {
+        const json_t *sess = json_object_get(doc, "session");
+        const json_t *strings = json_object_get(sess, "strings");
+        size_t i, found = 0;
+
+        for (i = 0; i < json_array_size(strings); i++)
+            if (strcmp(json_string_value(json_array_get(strings, i)), evil) == 0)
+                found++;
+        CHECK(found == 1); /* the escapes decode back to the exact name */
+        CHECK(strcmp(json_string_value(json_object_get(json_object_get(sess, "meta"), "target")),
+                     "python </script> \xe2\x80\xa8") == 0);
+    }
+    json_decref(doc);
+    free(payload);
+    strobe_free(page);
+
+    /* no options: an empty object */
+    strobe_buf_init(&b);
+    h.options_json = NULL;
+    CHECK(strobe_render_html(s, &h, &b) == 0 && !b.failed);
+    CHECK(strstr(b.data, "\"options\":{},\"session\":{") != NULL);
+    strobe_buf_free(&b);
+    strobe_session_free(s);
+}
+
 #define DEEP 50000
 
 static void test_deep(void)
@@ -334,6 +412,7 @@ int main(void)
     test_basic();
     test_no_samples();
     test_hostile();
+    test_html();
     test_deep();
     return 0;
 }
