@@ -1,0 +1,454 @@
+"""The WSGI middleware and the logic all the middleware share (options, file
+names, saving, deciding to show), on plain WSGI applications."""
+
+import json
+import logging
+import os
+import sys
+import threading
+import wsgiref.util
+
+import pytest
+
+import stroboscope
+import stroboscope.middleware as common
+from stroboscope.middleware.wsgi import ProfilerMiddleware
+from webapps import work
+
+HELLO = b"hello, world\n"
+HELLO_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(HELLO))), ("X-Test", "kept")]
+
+
+class Body:
+    """A response body that records how it was used."""
+
+    def __init__(self, chunks):
+        self.chunks = list(chunks)
+        self.iterated = False
+        self.closed = False
+        self.profile_hooks = []
+
+    def __iter__(self):
+        self.iterated = True
+        for c in self.chunks:
+            # Streaming happens after the app returned: nothing samples it.
+            self.profile_hooks.append(sys.getprofile())
+            yield c
+
+    def close(self):
+        self.closed = True
+
+
+def hello_app(environ, start_response):
+    start_response("200 OK", list(HELLO_HEADERS))
+    return [HELLO]
+
+
+def make_app(view):
+    """A WSGI app calling view() and recording its body object."""
+
+    def app(environ, start_response):
+        view()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        app.body = Body([f"{view.__name__}\n".encode(), b"end\n"])
+        return app.body
+
+    app.body = None
+    return app
+
+
+def index_app():
+    return make_app(work.index_work)
+
+
+def call(app, path="/", query="", method="GET"):
+    environ = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method}
+    wsgiref.util.setup_testing_defaults(environ)
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"] = status
+        seen["headers"] = headers
+        return lambda data: None
+
+    result = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return seen["status"], seen["headers"], body
+
+
+def allow(environ):
+    return True
+
+
+def refuse(environ):
+    return False
+
+
+@pytest.fixture
+def no_profiler(monkeypatch):
+    """Fails the test if a profiler is started."""
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a profiler was started")
+
+    monkeypatch.setattr(common, "Profiler", boom)
+
+
+def files(directory):
+    return sorted(os.listdir(directory))
+
+
+def assert_report(status, headers, body, *names):
+    assert status == "200 OK"
+    assert dict(headers)["Content-Type"] == "text/html; charset=utf-8"
+    assert int(dict(headers)["Content-Length"]) == len(body)
+    page = body.decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    for name in names:
+        assert name in page
+    return page
+
+
+# -- nothing unless enabled ------------------------------------------------
+def test_default_shows_nobody_and_starts_no_profiler(no_profiler):
+    app = ProfilerMiddleware(hello_app)
+    assert call(app, query="profile") == ("200 OK", HELLO_HEADERS, HELLO)
+
+
+def test_refused_is_the_untouched_response(no_profiler):
+    app = ProfilerMiddleware(hello_app, show_callback=refuse)
+    for query in ("profile", "profile=1", "a=1&profile", ""):
+        assert call(app, query=query) == call(hello_app, query=query)
+
+
+def test_unwrapped_body_is_returned_as_is(no_profiler):
+    inner = index_app()
+    app = ProfilerMiddleware(inner, show_callback=refuse)
+    environ = {"PATH_INFO": "/", "QUERY_STRING": "profile"}
+    wsgiref.util.setup_testing_defaults(environ)
+    assert app(environ, lambda s, h, e=None: None) is inner.body
+
+
+def test_callback_that_raises_refuses(no_profiler, caplog):
+    def broken(environ):
+        raise KeyError("nope")
+
+    app = ProfilerMiddleware(hello_app, show_callback=broken)
+    with caplog.at_level(logging.ERROR, logger="stroboscope.middleware"):
+        assert call(app, query="profile")[2] == HELLO
+    assert "show callback raised" in caplog.text
+
+
+def test_callback_gets_the_environ():
+    seen = []
+
+    def cb(environ):
+        seen.append(environ["PATH_INFO"])
+        return True
+
+    call(ProfilerMiddleware(hello_app, show_callback=cb), path="/x", query="profile")
+    assert seen == ["/x"]
+
+
+@pytest.mark.parametrize("query", ["profiled", "xprofile=1", "a=profile", "PROFILE", ""])
+def test_other_arguments_are_not_the_argument(no_profiler, query):
+    app = ProfilerMiddleware(hello_app, show_callback=allow)
+    assert call(app, query=query)[2] == HELLO
+
+
+# -- the report ------------------------------------------------------------
+@pytest.mark.parametrize("query", ["profile", "profile=1", "a=1&profile&b=2", "profile=0"])
+def test_report(query):
+    inner = index_app()
+    app = ProfilerMiddleware(inner, show_callback=allow)
+    status, headers, body = call(app, path="/page", query=query)
+    assert_report(status, headers, body, "index_work", "/page")
+    assert dict(headers)["Cache-Control"] == "no-store"
+    # The app's body was discarded without being iterated, and closed.
+    assert inner.body.closed and not inner.body.iterated
+    assert sys.getprofile() is None
+
+
+def test_custom_url_argument(no_profiler):
+    app = ProfilerMiddleware(hello_app, url_argument="strobe", show_callback=allow)
+    assert call(app, query="profile")[2] == HELLO
+
+
+def test_custom_url_argument_report():
+    app = ProfilerMiddleware(index_app(), url_argument="strobe", show_callback=allow)
+    assert_report(*call(app, query="strobe"), "index_work")
+
+
+def test_dotted_show_callback():
+    app = ProfilerMiddleware(index_app(), show_callback="webapps.work.allow_all")
+    assert_report(*call(app, query="profile"), "index_work")
+
+
+def test_report_leaves_out_the_query_string():
+    app = ProfilerMiddleware(index_app(), show_callback=allow)
+    page = call(app, path="/p", query="profile&token=s3cr3t")[2].decode()
+    assert "s3cr3t" not in page
+
+
+# -- the profile directory ------------------------------------------------
+@pytest.mark.parametrize("renderer", ["html", "json", "text", "session"])
+def test_profile_dir_saves_every_request(tmp_path, renderer):
+    inner = index_app()
+    app = ProfilerMiddleware(inner, profile_dir=tmp_path, renderer=renderer)
+    unwrapped = call(inner, path="/api/users/42")
+    for _ in range(2):
+        assert call(app, path="/api/users/42") == unwrapped
+    names = files(tmp_path)
+    assert len(names) == 2
+    ext = {"html": ".html", "json": ".json", "text": ".txt", "session": ".strobe"}[renderer]
+    for name in names:
+        assert name.endswith(ext) and "-GET-api.users.42-" in name
+        path = tmp_path / name
+        assert path.stat().st_mode & 0o777 == 0o600
+        if renderer == "session":
+            session = stroboscope.Session.load(str(path))
+            assert session.target == "GET /api/users/42"
+            assert "index_work" in session.render("text")
+        else:
+            text = path.read_text("utf-8")
+            assert "index_work" in text
+            if renderer == "json":
+                json.loads(text)
+            if renderer == "html":
+                assert text.startswith("<!DOCTYPE html>")
+
+
+def test_profile_dir_is_created(tmp_path):
+    target = tmp_path / "a" / "b"
+    call(ProfilerMiddleware(hello_app, profile_dir=str(target)))
+    assert len(files(target)) == 1
+    assert (target.stat().st_mode & 0o777) == 0o700
+
+
+def test_streaming_body_passes_through(tmp_path):
+    inner = index_app()
+    app = ProfilerMiddleware(inner, profile_dir=tmp_path)
+    environ = {"PATH_INFO": "/stream", "QUERY_STRING": ""}
+    wsgiref.util.setup_testing_defaults(environ)
+    result = app(environ, lambda s, h, e=None: None)
+    assert result is inner.body and not result.iterated
+    assert sys.getprofile() is None
+    assert list(result)[1] == b"end\n"
+    assert result.profile_hooks == [None, None]
+    result.close()
+    assert result.closed
+    assert len(files(tmp_path)) == 1
+
+
+def test_report_and_profile_dir_together(tmp_path):
+    app = ProfilerMiddleware(index_app(), show_callback=allow, profile_dir=tmp_path, renderer="json")
+    assert_report(*call(app, query="profile"), "index_work")
+    (name,) = files(tmp_path)
+    assert name.endswith(".json")
+
+
+def test_slow_threshold(tmp_path):
+    slow = make_app(work.slow_work)
+    fast = make_app(lambda: "fast")
+    opts = dict(profile_dir=tmp_path, slow_threshold=0.2, filename="{path}.{ext}")
+    call(ProfilerMiddleware(fast, **opts), path="/fast")
+    call(ProfilerMiddleware(slow, **opts), path="/slow")
+    assert files(tmp_path) == ["slow.html"]
+    assert "slow_work" in (tmp_path / "slow.html").read_text()
+
+
+def test_slow_threshold_does_not_hide_an_asked_report():
+    app = ProfilerMiddleware(index_app(), show_callback=allow, slow_threshold=100)
+    assert_report(*call(app, query="profile"), "index_work")
+
+
+# -- file names -------------------------------------------------------------
+EVIL_PATHS = [
+    "/../../../../etc/passwd",
+    "/..",
+    "/../",
+    "/a/../../b",
+    "/%2e%2e/%2e%2e/x",
+    "/a%00b",
+    "/a\x00b",
+    "/" + "x" * 5000,
+    "/" + "é" * 3000,
+    "/q?x=1",
+    "/ünïcødé/ページ/😀",
+    "/a\\..\\..\\b",
+    "\\..\\..\\windows",
+    "/.hidden",
+    "//",
+    "",
+    "/a b/c\td\ne",
+    "/con:aux*?|<>\"'",
+]
+
+
+@pytest.mark.parametrize("path", EVIL_PATHS)
+def test_file_names_stay_inside(tmp_path, path):
+    directory = tmp_path / "profiles"
+    directory.mkdir()
+    app = ProfilerMiddleware(hello_app, profile_dir=directory)
+    # WSGI servers give PATH_INFO as latin-1 decoded bytes.
+    raw = path.encode("utf-8").decode("latin-1")
+    assert call(app, path=raw)[2] == HELLO
+    assert os.listdir(tmp_path) == ["profiles"]
+    (name,) = files(directory)
+    assert os.path.dirname(os.path.realpath(directory / name)) == os.path.realpath(directory)
+    assert len(name.encode("utf-8")) <= 255
+    assert not name.startswith(".")
+    assert name.endswith(".html")
+    assert set(name) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def test_long_template_is_cut_keeping_the_extension(tmp_path):
+    app = ProfilerMiddleware(hello_app, profile_dir=tmp_path, filename="x" * 400 + "-{path}.{ext}")
+    call(app, path="/" + "y" * 400)
+    call(app, path="/" + "y" * 400)
+    names = files(tmp_path)
+    assert len(names) == 2
+    for name in names:
+        assert len(name.encode()) <= 255 and name.endswith(".html")
+
+
+def test_names_are_unique(tmp_path):
+    app = ProfilerMiddleware(hello_app, profile_dir=tmp_path, filename="{method}-{path}.{ext}")
+    for _ in range(3):
+        call(app, path="/same")
+    assert files(tmp_path) == ["GET-same-1.html", "GET-same-2.html", "GET-same.html"]
+
+
+def test_names_are_unique_across_threads(tmp_path):
+    app = ProfilerMiddleware(hello_app, profile_dir=tmp_path, filename="{path}.{ext}")
+    threads = [threading.Thread(target=call, args=(app, "/same")) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(files(tmp_path)) == 8
+
+
+def test_sanitize_path():
+    assert common.sanitize_path("/api/users/42") == "api.users.42"
+    assert common.sanitize_path("/") == "root"
+    assert common.sanitize_path("/../..") == "root"
+
+
+# -- failing to save never fails the request ----------------------------
+def test_directory_that_cannot_exist(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    app = ProfilerMiddleware(hello_app, profile_dir=blocker / "sub")
+    with caplog.at_level(logging.WARNING, logger="stroboscope.middleware"):
+        assert call(app) == call(hello_app)
+    assert "could not save" in caplog.text
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes anywhere")
+def test_unwritable_directory(tmp_path, caplog):
+    tmp_path.chmod(0o500)
+    try:
+        app = ProfilerMiddleware(hello_app, profile_dir=tmp_path)
+        with caplog.at_level(logging.WARNING, logger="stroboscope.middleware"):
+            assert call(app) == call(hello_app)
+    finally:
+        tmp_path.chmod(0o700)
+    assert "could not save" in caplog.text
+
+
+def test_disk_full(tmp_path, monkeypatch, caplog):
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(common, "write_atomic", full)
+    app = ProfilerMiddleware(hello_app, profile_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="stroboscope.middleware"):
+        assert call(app) == call(hello_app)
+    assert "No space left on device" in caplog.text
+    assert files(tmp_path) == []  # the reserved name is given back
+
+
+# -- errors --------------------------------------------------------------
+def failing_app(environ, start_response):
+    work.fail()
+
+
+@pytest.mark.parametrize("mode", ["report", "dir"])
+def test_view_that_raises(tmp_path, mode):
+    opts = {"show_callback": allow} if mode == "report" else {"profile_dir": tmp_path}
+    app = ProfilerMiddleware(failing_app, **opts)
+    with pytest.raises(work.ViewError) as info:
+        call(app, query="profile")
+    assert info.value is work.LAST_ERROR[-1]
+    assert sys.getprofile() is None
+    # The next request is profiled normally.
+    good = ProfilerMiddleware(index_app(), **opts)
+    status, headers, body = call(good, query="profile")
+    if mode == "report":
+        assert_report(status, headers, body, "index_work")
+    else:
+        assert len(files(tmp_path)) == 2  # the failed request is kept too
+    assert sys.getprofile() is None
+
+
+def test_profiler_already_running_serves_unprofiled(caplog):
+    app = ProfilerMiddleware(hello_app, show_callback=allow)
+    with stroboscope.Profiler():
+        with caplog.at_level(logging.WARNING, logger="stroboscope.middleware"):
+            assert call(app, query="profile")[2] == HELLO
+    assert "not profiling" in caplog.text
+
+
+# -- concurrency ---------------------------------------------------------
+def test_concurrent_requests_get_their_own_profile():
+    apps = {
+        "alpha": ProfilerMiddleware(make_app(work.alpha_work), show_callback=allow),
+        "beta": ProfilerMiddleware(make_app(work.beta_work), show_callback=allow),
+    }
+    pages = {}
+
+    def run(name):
+        pages[name] = call(apps[name], path="/" + name, query="profile")[2].decode()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in apps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert "alpha_work" in pages["alpha"] and "beta_work" not in pages["alpha"]
+    assert "beta_work" in pages["beta"] and "alpha_work" not in pages["beta"]
+
+
+# -- options ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"renderer": "pdf"},
+        {"interval": 0},
+        {"interval": 11},
+        {"interval": "fast"},
+        {"slow_threshold": -1},
+        {"filename": "{path}{user}.{ext}"},
+        {"filename": "{path"},
+        {"filename": ""},
+        {"url_argument": ""},
+        {"show_callback": "no_dots"},
+        {"show_callback": "webapps.work.nothing_here"},
+        {"show_callback": 42},
+    ],
+)
+def test_bad_options_fail_at_start(options):
+    with pytest.raises(ValueError):
+        ProfilerMiddleware(hello_app, **options)
+
+
+def test_options_from_config():
+    config = {"STROBOSCOPE_RENDERER": "json", "STROBOSCOPE_SLOW_THRESHOLD": "0.5", "STROBOSCOPE_INTERVAL": 0.002}
+    opts = common.Options.from_config(config.get)
+    assert (opts.renderer, opts.slow_threshold, opts.interval, opts.url_argument) == ("json", 0.5, 0.002, "profile")
+    assert opts.profile_dir is None and opts.show_callback is None

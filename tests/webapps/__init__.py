@@ -1,0 +1,1 @@
+"""Small web applications the middleware tests run, in process and as servers."""
