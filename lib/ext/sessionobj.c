@@ -93,7 +93,8 @@ PyDoc_STRVAR(render_doc,
              "render(renderer, flags=b'', threshold=0.01, show_all=False, "
              "time='wall', unicode=True, color=False, collapse_recursion=True)\n--\n\n"
              "Render the session. renderer is 'text' or 'json'; flags holds one "
-             "byte per frame id (1 library, 2 hide, 4 show).");
+             "byte per frame id (1 library, 2 hide, 4 show, 8 a thread to keep: "
+             "when any frame has it, only those threads are shown).");
 
 static PyObject *
 SessionData_render(SessionData *self, PyObject *args, PyObject *kwds)
@@ -121,6 +122,12 @@ SessionData_render(SessionData *self, PyObject *args, PyObject *kwds)
         .show_all = show_all,
         .collapse_recursion = collapse,
     };
+    for (Py_ssize_t i = 0; flags.buf != NULL && i < flags.len; i++) {
+        if (((const uint8_t *)flags.buf)[i] & STROBE_FLAG_FOCUS) {
+            vopt.focus = 1; /* some thread was picked: show only those */
+            break;
+        }
+    }
     if (!(threshold >= 0.0 && threshold <= 1.0)) {
         PyErr_SetString(PyExc_ValueError, "threshold must be between 0 and 1");
         goto done;

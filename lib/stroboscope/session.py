@@ -40,6 +40,10 @@ class SessionLoadError(ValueError):
 FLAG_LIBRARY = 1
 FLAG_HIDE = 2
 FLAG_SHOW = 4
+FLAG_FOCUS = 8
+
+# The label of a thread's root in an all-threads session: "name (tid N)".
+_THREAD_LABEL = re.compile(r"(.*) \(tid (\d+)\)\Z", re.S)
 
 RENDERERS = ("text", "json", "session")
 
@@ -78,6 +82,21 @@ def _is_library(file: str, kind: str, prefixes: Sequence[str]) -> bool:
     return any(real.startswith(p) or file.startswith(p) for p in prefixes)
 
 
+def _thread_matches(label: str, which: str) -> bool:
+    m = _THREAD_LABEL.match(label)
+    return m is not None and which in (m.group(1), m.group(2))
+
+
+def threads_of(frames: Sequence[tuple]) -> list:
+    """(name, tid) of each thread root among these frames."""
+    out = []
+    for name, _file, _line, kind in frames:
+        m = _THREAD_LABEL.match(name) if kind == "synthetic" else None
+        if m:
+            out.append((m.group(1), int(m.group(2))))
+    return out
+
+
 class ViewOptions:
     """What a report shows; the same options drive every renderer."""
 
@@ -92,6 +111,7 @@ class ViewOptions:
         threshold: float = 1.0,
         time: str = "wall",
         collapse_recursion: bool = True,
+        thread: Optional[str] = None,
     ) -> None:
         if not (0.0 <= threshold <= 100.0):
             raise ValueError("threshold is a percentage between 0 and 100")
@@ -106,6 +126,8 @@ class ViewOptions:
         self.threshold = threshold
         self.time = time
         self.collapse_recursion = collapse_recursion
+        #: show only this thread (its name or tid) of an all-threads session
+        self.thread = thread
 
     def frame_flags(self, frames: Sequence[tuple], prefixes: Optional[Sequence[str]] = None) -> bytes:
         prefixes = library_prefixes() if prefixes is None else prefixes
@@ -122,6 +144,8 @@ class ViewOptions:
                 r.search(file) for r in self.show_regex
             ):
                 f |= FLAG_SHOW
+            if self.thread is not None and kind == "synthetic" and _thread_matches(name, self.thread):
+                f |= FLAG_FOCUS
             flags[i] = f
         return bytes(flags)
 
@@ -231,6 +255,12 @@ class Session:
     def frames(self) -> list[tuple]:
         """(name, file, first_line, kind) for every frame id."""
         return self._data.frames()
+
+    @property
+    def threads(self) -> list:
+        """(name, tid) of every thread an all-threads session sampled (empty
+        for a single-thread session)."""
+        return threads_of(self._data.frames())
 
     # -- rendering ----------------------------------------------------------
     def render(
