@@ -343,9 +343,19 @@ def test_report_root_is_the_programs_module(tmp_path, how):
     r = cli("--show-all", "--threshold", "0", "-o", tmp_path / "r.json", *program, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     doc = report_json(tmp_path / "r.json")
-    tops = [doc["frames"][n["frame"]] for n in doc["nodes"] if n["parent"] == 0]
+    # Every thread is sampled: the main thread's root names it, and under it
+    # the program's <module> is the only frame.
+    threads = [n for n in doc["nodes"] if n["parent"] == 0]
+    assert [doc["frames"][n["frame"]]["name"].split(" (tid ")[0] for n in threads] == ["MainThread"]
+    tops = [doc["frames"][n["frame"]] for n in doc["nodes"] if n["parent"] == threads[0]["id"]]
     assert [f["name"] for f in tops] == ["<module>"]
     assert tops[0]["file"] == ("<string>" if how == "-c" else str(tmp_path / "hello.py"))
+    # --main-thread: the program's <module> is the root.
+    r = cli("--main-thread", "--show-all", "--threshold", "0", "-o", tmp_path / "m.json", *program, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = report_json(tmp_path / "m.json")
+    tops = [doc["frames"][n["frame"]] for n in doc["nodes"] if n["parent"] == 0]
+    assert [f["name"] for f in tops] == ["<module>"]
     files = [f["file"] for f in reported_frames(doc)]
     assert not [f for f in files if "runpy" in f or f.startswith(PACKAGE_DIR)]
 

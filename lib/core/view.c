@@ -254,6 +254,12 @@ static int child(builder *b, uint32_t parent, uint32_t frame, int is_group,
 
 /* Maps every call-tree node to a view node, parents first, and adds its self
  * time there. `run` counts the levels of direct recursion folded so far. */
+static int has_focus(const strobe_view_options *opt, uint32_t frame)
+{
+    return opt->frame_flags != NULL && frame < opt->n_flags &&
+           (opt->frame_flags[frame] & STROBE_FLAG_FOCUS) != 0;
+}
+
 static int fold_tree(builder *b, const strobe_tree *tree, uint32_t *map,
                      uint32_t *run)
 {
@@ -268,6 +274,10 @@ static int fold_tree(builder *b, const strobe_tree *tree, uint32_t *map,
         if (i == 0) {
             v = 0;
             run[0] = 1;
+        } else if (map[tn->parent] == STROBE_NO_NODE ||
+                   (opt->focus && tn->parent == 0 && !has_focus(opt, tn->frame))) {
+            map[i] = STROBE_NO_NODE; /* not in focus, nor its subtree */
+            continue;
         } else {
             uint32_t p = map[tn->parent];
             int hidden = is_hidden(opt, tn->frame), created;

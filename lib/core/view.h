@@ -15,6 +15,8 @@ enum {
     STROBE_FLAG_LIBRARY = 1, /* frame is library code (stdlib, site-packages) */
     STROBE_FLAG_HIDE = 2,    /* the user asked to hide it (--hide / --hide-regex) */
     STROBE_FLAG_SHOW = 4,    /* the user asked to show it (--show / --show-regex) */
+    STROBE_FLAG_FOCUS = 8,   /* with strobe_view_options.focus: a top-level
+                                node (a thread's root) to keep (--thread) */
 };
 
 typedef enum strobe_time_mode {
@@ -28,6 +30,8 @@ typedef struct strobe_view_options {
     double threshold;           /* fraction of the root total, e.g. 0.01 */
     int show_all;               /* no grouping of hidden frames, no threshold */
     int collapse_recursion;     /* fold runs of direct recursion */
+    int focus;                  /* keep only the top-level nodes whose frame
+                                   has STROBE_FLAG_FOCUS, and their subtrees */
     strobe_time_mode time_mode; /* what sorts and what the threshold measures */
 } strobe_view_options;
 

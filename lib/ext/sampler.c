@@ -50,6 +50,7 @@ enum {
     ERR_NAME = 1 << 4,
     ERR_FORKED = 1 << 5,
     ERR_PENDING_FULL = 1 << 6,
+    ERR_NO_HOLDER = 1 << 30, /* not an error: no thread to signal right now */
 };
 
 typedef struct Sampler Sampler;
@@ -63,7 +64,11 @@ typedef struct strobe_rearm {
     atomic_int state;
     atomic_uint_fast64_t deadline_ns;
     atomic_uint_fast64_t fire_wall_ns; /* when the timer last re-armed */
-    atomic_uint_fast64_t fire_cpu_ns;
+    atomic_uint_fast64_t fire_cpu_ns;  /* read from fire_clock: */
+    atomic_int fire_clock;   /* the CPU clock the timer reads at a re-arm:
+                                the profiled thread's, or with all threads
+                                the only thread's, or 0 (none) */
+    atomic_int fire_clock_used; /* the one read for fire_cpu_ns */
     atomic_int stopping;
     atomic_int errors;
     atomic_uint_fast64_t fires; /* re-arm requests sent, re-sends included */
@@ -73,8 +78,12 @@ typedef struct strobe_rearm {
     PyInterpreterState *interp;
     pid_t pid;
     pid_t tid;
-    clockid_t cpu_clock;     /* the profiled thread's CPU clock */
+    clockid_t cpu_clock;     /* the profiled thread's CPU clock (all
+                                threads: the process's) */
     uint64_t interval_ns;
+    int all_threads;         /* samples every thread: see sample_threads() */
+    PyThreadState *target;   /* all threads, signal path: the GIL holder last
+                                signalled (compared, never dereferenced) */
 
     pthread_t thread;
     pthread_mutex_t mu;
@@ -83,6 +92,24 @@ typedef struct strobe_rearm {
 
     struct strobe_rearm *next_running; /* list of running samplers (GIL) */
 } strobe_rearm;
+
+/* One profiled thread's accounting: when it was last sampled and where that
+ * sample left it. A single-thread sampler has one; an all-threads sampler
+ * one per live thread. */
+typedef struct strobe_acct {
+    PyThreadState *ts;       /* all threads: whose (with tid, the key) */
+    pid_t tid;
+    clockid_t cpu_clock;     /* the thread's CPU clock */
+    uint32_t root_frame;     /* all threads: the "name (tid N)" label frame,
+                                STROBE_NO_FRAME while its name is unknown */
+    unsigned name_tries;
+    uint64_t seen_tick;
+    uint64_t last_wall_ns, last_cpu_ns; /* time of the previous sample */
+    uint32_t last_leaf;                 /* where it left the program */
+    int last_after;                     /* its after_event */
+    double last_rho;                    /* its stack's CPU density, or -1 */
+    int last_late;                      /* it ended a blocking call */
+} strobe_acct;
 
 struct Sampler {
     PyObject_HEAD
@@ -99,14 +126,16 @@ struct Sampler {
 
     uint64_t start_wall_ns, start_cpu_ns;
     uint64_t fires_done;    /* re-arms of finished runs */
-    uint64_t last_wall_ns, last_cpu_ns; /* time of the previous sample */
-    uint32_t last_leaf;                 /* where it left the program */
-    int last_after;                     /* its after_event */
-    double last_rho;                    /* its stack's CPU density, or -1 */
-    int last_late;                      /* it ended a blocking call */
+    strobe_acct acct;       /* the profiled thread (single-thread mode) */
     uint32_t ccall_node;                /* ST_CCALL: the C function's node */
     uint32_t ccall_caller;              /* ST_CCALL: the caller's leaf */
     uint64_t ccall_deadline;            /* ST_CCALL: end of its sample + interval */
+
+    int all_threads;        /* sample every thread of the interpreter */
+    strobe_acct *threads;   /* all threads: one per live thread */
+    size_t n_threads, cap_threads;
+    uint64_t tick;          /* all threads: samples taken */
+    uint64_t tick_wall_ns;  /* all threads: time of the previous one */
 
     Py_tracefunc saved_func; /* profile function installed before start() */
     PyObject *saved_obj;
@@ -124,6 +153,10 @@ struct Sampler {
 };
 
 static _Thread_local strobe_rearm *tls_rearm;
+/* The all-threads sampler's rearm, for the signal handler on any thread; it
+ * holds a reference, released when the next all-threads sampler starts (a
+ * late signal never reads freed memory). */
+static strobe_rearm *_Atomic all_rearm;
 static strobe_rearm *running_list;       /* guarded by the GIL */
 static atomic_int current_pid;           /* updated in the fork child */
 
@@ -344,6 +377,7 @@ typedef struct walk_ctx {
     Sampler *s;
     size_t n;
     int failed;
+    int use_root;     /* stop at root_code */
     int reached_root;
 } walk_ctx;
 
@@ -382,32 +416,34 @@ visit_frame(void *arg, PyCodeObject *co, int lasti)
     s->stack_codes[w->n] = co; /* borrowed: the GIL is held for the walk */
     s->stack_code_lines[w->n] = lasti; /* line_of() maps it to a line */
     w->n++;
-    if ((PyObject *)co == s->root_code) {
+    if (w->use_root && (PyObject *)co == s->root_code) {
         w->reached_root = 1; /* the program's outermost frame */
         return 1;
     }
     return 0;
 }
 
-/* Walks the stack of `ts` from its innermost frame (less `skip`) to the
- * outermost, or to root_code, and leaves it root-first in the scratch arrays
- * as frame ids, without stroboscope's own frames. With a root_code, a stack
- * that does not reach it (the runner's own code, before or after the
- * program) is empty. Frames are interned only once the stack is kept.
- * Returns the depth, or -1. */
+/* Walks the stack of `ts` from its innermost frame to the outermost, or to
+ * root_code (on the thread that started the sampler), and leaves it
+ * root-first in the scratch arrays as frame ids from index `base` on (the
+ * caller fills the first `base`), without stroboscope's own frames. With a
+ * root_code, a stack that does not reach it (the runner's own code, before
+ * or after the program) is empty. Frames are interned only once the stack is
+ * kept. Returns the depth, `base` included, or -1. */
 static Py_ssize_t
-walk_stack(Sampler *s, PyThreadState *ts, int skip)
+walk_stack(Sampler *s, PyThreadState *ts, size_t base)
 {
-    walk_ctx w = {s, 0, 0, 0};
-    strobe_walk_frames(ts, skip, visit_frame, &w);
-    if (w.failed) {
+    int use_root = s->root_code != NULL && ts == s->rearm->tstate;
+    walk_ctx w = {s, 0, 0, use_root, 0};
+    strobe_walk_frames(ts, 0, visit_frame, &w);
+    if (w.failed || stack_reserve(s, base + w.n + 1) < 0) {
         return -1;
     }
-    if (s->root_code != NULL && !w.reached_root) {
-        return 0;
+    if (use_root && !w.reached_root) {
+        return (Py_ssize_t)base;
     }
     /* Leaf-first codes to root-first frame ids. */
-    size_t n = 0;
+    size_t n = base;
     for (size_t i = w.n; i-- > 0;) {
         strobe_cache_entry *e = code_entry(s, s->stack_codes[i]);
         if (e == NULL || (e->flags & STROBE_CACHE_OWN)) {
@@ -429,18 +465,21 @@ typedef enum { AFTER_SAME, AFTER_CALLER, AFTER_CALLEE } after_event;
  * With AFTER_CALLEE the scratch stack holds depth + 1 frames, the last being
  * the function just called (charged to its caller). */
 static void
-account(Sampler *s, uint64_t now_wall, uint64_t now_cpu, size_t depth,
-        after_event after)
+account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
+        size_t depth, after_event after)
 {
     strobe_rearm *r = s->rearm;
     strobe_tree *tree = s->session->tree;
-    uint64_t dw = now_wall > s->last_wall_ns ? now_wall - s->last_wall_ns : 0;
-    uint64_t dc = now_cpu > s->last_cpu_ns ? now_cpu - s->last_cpu_ns : 0;
+    uint64_t dw = now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0;
+    uint64_t dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
     uint64_t pw = 0, pc = 0; /* the previous stack's part of this gap */
     uint64_t fw = atomic_load(&r->fire_wall_ns);
     uint64_t fc = atomic_load(&r->fire_cpu_ns);
-    int fired_in_gap = fw > s->last_wall_ns && fw <= now_wall &&
-                       fc >= s->last_cpu_ns && fc <= now_cpu;
+    /* The split needs this thread's CPU time at the re-arm: with all
+     * threads, the timer reads it only while there is one thread. */
+    int fired_in_gap = atomic_load(&r->fire_clock_used) == (int)a->cpu_clock &&
+                       fw > a->last_wall_ns && fw <= now_wall &&
+                       fc >= a->last_cpu_ns && fc <= now_cpu;
     /* CPU density (CPU / wall) of the new stack over [fire, now], the part
      * of the gap that surely belongs to it. */
     double rho_new = -1.0;
@@ -455,18 +494,18 @@ account(Sampler *s, uint64_t now_wall, uint64_t now_cpu, size_t depth,
          * right after it the program moves on, like after a return. */
         late = now_wall - fw > r->interval_ns;
     }
-    if (s->split_estimator && s->last_leaf != STROBE_NO_NODE && fired_in_gap) {
-        uint64_t w = fw - s->last_wall_ns; /* who ran here is unknown */
-        uint64_t c = fc - s->last_cpu_ns;
-        if (rho_new >= 0 && s->last_rho >= 0 && fabs(s->last_rho - rho_new) > 0.5) {
+    if (s->split_estimator && a->last_leaf != STROBE_NO_NODE && fired_in_gap) {
+        uint64_t w = fw - a->last_wall_ns; /* who ran here is unknown */
+        uint64_t c = fc - a->last_cpu_ns;
+        if (rho_new >= 0 && a->last_rho >= 0 && fabs(a->last_rho - rho_new) > 0.5) {
             /* One stack computed, the other waited: the CPU burnt in the
              * unknown part says how long the computing one ran. */
-            double x = ((double)c - rho_new * (double)w) / (s->last_rho - rho_new);
+            double x = ((double)c - rho_new * (double)w) / (a->last_rho - rho_new);
             x = x < 0 ? 0 : x > (double)w ? (double)w : x;
             pw = (uint64_t)x;
-            pc = (uint64_t)(s->last_rho * x);
+            pc = (uint64_t)(a->last_rho * x);
             pc = pc > c ? c : pc;
-        } else if (s->last_after == AFTER_SAME && !s->last_late) {
+        } else if (a->last_after == AFTER_SAME && !a->last_late) {
             /* Sampled mid-run: the change is anywhere in the unknown part. */
             pw = w / 2;
             pc = c / 2;
@@ -474,7 +513,7 @@ account(Sampler *s, uint64_t now_wall, uint64_t now_cpu, size_t depth,
         /* After a call or a return the program moves on at once: the
          * unknown part is the new stack's. */
         if (pw || pc) {
-            strobe_tree_add_time(tree, s->last_leaf, pw, pc);
+            strobe_tree_add_time(tree, a->last_leaf, pw, pc);
         }
     }
     uint32_t leaf = STROBE_NO_NODE;
@@ -483,7 +522,9 @@ account(Sampler *s, uint64_t now_wall, uint64_t now_cpu, size_t depth,
         atomic_fetch_or(&r->errors, ERR_NOMEM);
         leaf = STROBE_NO_NODE;
     } else {
-        s->session->sample_count++;
+        if (!s->all_threads) {
+            s->session->sample_count++; /* all threads: one per tick */
+        }
         if (s->session->timeline != NULL) {
             strobe_timeline_add(s->session->timeline, now_wall - s->start_wall_ns, leaf);
         }
@@ -496,12 +537,12 @@ account(Sampler *s, uint64_t now_wall, uint64_t now_cpu, size_t depth,
             leaf = STROBE_NO_NODE;
         }
     }
-    s->last_wall_ns = now_wall;
-    s->last_cpu_ns = now_cpu;
-    s->last_leaf = leaf;
-    s->last_after = after;
-    s->last_rho = rho_new;
-    s->last_late = late;
+    a->last_wall_ns = now_wall;
+    a->last_cpu_ns = now_cpu;
+    a->last_leaf = leaf;
+    a->last_after = after;
+    a->last_rho = rho_new;
+    a->last_late = late;
 }
 
 /* Sampling is over for this interval: count the next deadline from now. */
@@ -525,6 +566,185 @@ thread_alive(strobe_rearm *r)
     return 0;
 }
 
+/* ---- all threads ------------------------------------------------------------ */
+
+/* The kernel thread id behind a CPU clock id: glibc's MAKE_THREAD_CPUCLOCK is
+ * ((~tid) << 3) | 6, a Linux ABI that has not changed since 2.6. */
+static pid_t
+tid_of_clock(clockid_t clk)
+{
+    return (pid_t)~(clk >> 3);
+}
+
+/* The accounting of `ts` (a live thread of the interpreter, the GIL held),
+ * created on first sight; NULL when out of memory. A thread seen for the
+ * first time started after the previous sample: its wall time counts from
+ * there, its CPU time from zero (a thread's CPU clock starts with it). */
+static strobe_acct *
+thread_acct(Sampler *s, PyThreadState *ts, int at_start)
+{
+    clockid_t clk;
+    if (pthread_getcpuclockid((pthread_t)ts->thread_id, &clk) != 0) {
+        return NULL;
+    }
+    pid_t tid = tid_of_clock(clk);
+    for (size_t i = 0; i < s->n_threads; i++) {
+        if (s->threads[i].ts == ts && s->threads[i].tid == tid) {
+            return &s->threads[i];
+        }
+    }
+    if (s->n_threads == s->cap_threads) {
+        size_t ncap = s->cap_threads ? s->cap_threads * 2 : 16;
+        if (grow((void **)&s->threads, ncap, sizeof(*s->threads)) < 0) {
+            atomic_fetch_or(&s->rearm->errors, ERR_NOMEM);
+            return NULL;
+        }
+        s->cap_threads = ncap;
+    }
+    strobe_acct *a = &s->threads[s->n_threads++];
+    memset(a, 0, sizeof(*a));
+    a->ts = ts;
+    a->tid = tid;
+    a->cpu_clock = clk;
+    a->root_frame = STROBE_NO_FRAME;
+    a->last_wall_ns = s->tick_wall_ns;
+    a->last_cpu_ns = at_start ? thread_cpu_ns(clk) : 0;
+    a->last_leaf = STROBE_NO_NODE;
+    a->last_rho = -1.0;
+    return a;
+}
+
+/* The name `threading` gave the thread with this ident (new reference), or
+ * NULL. Reads dicts only (sys.modules, threading._active, the Thread's
+ * __dict__): no user code runs. */
+static PyObject *
+thread_name(unsigned long ident)
+{
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *threading = modules ? PyDict_GetItemString(modules, "threading") : NULL;
+    if (threading == NULL || !PyModule_Check(threading)) {
+        return NULL;
+    }
+    PyObject *active = PyDict_GetItemString(PyModule_GetDict(threading), "_active");
+    if (active == NULL || !PyDict_Check(active)) {
+        return NULL;
+    }
+    PyObject *key = PyLong_FromUnsignedLong(ident);
+    PyObject *thread = key ? PyDict_GetItemWithError(active, key) : NULL;
+    Py_XDECREF(key);
+    PyObject *dict = thread ? PyObject_GenericGetDict(thread, NULL) : NULL;
+    PyObject *name = dict ? PyDict_GetItemString(dict, "_name") : NULL;
+    name = name && PyUnicode_Check(name) ? Py_NewRef(name) : NULL;
+    Py_XDECREF(dict);
+    PyErr_Clear();
+    return name;
+}
+
+/* Interns the thread's label frame, "name (tid N)", the root of its samples.
+ * A thread that `threading` has not registered yet (it is starting) is left
+ * for the next sample, a few times, then labelled without its name. 0 / -1. */
+static int
+thread_label(Sampler *s, strobe_acct *a)
+{
+    PyObject *name = thread_name(a->ts->thread_id);
+    if (name == NULL && a->tid == getpid()) {
+        name = PyUnicode_FromString("MainThread");
+    }
+    if (name == NULL && a->name_tries++ < 20) {
+        return -1;
+    }
+    PyObject *label = name ? PyUnicode_FromFormat("%U (tid %d)", name, (int)a->tid)
+                           : PyUnicode_FromFormat("Thread (tid %d)", (int)a->tid);
+    PyObject *empty = PyUnicode_FromStringAndSize("", 0);
+    int rc = -1;
+    if (label != NULL && empty != NULL) {
+        rc = intern_strings(s, label, empty, 0, STROBE_FRAME_SYNTHETIC, &a->root_frame);
+    } else {
+        atomic_fetch_or(&s->rearm->errors, ERR_NOMEM);
+    }
+    Py_XDECREF(name);
+    Py_XDECREF(label);
+    Py_XDECREF(empty);
+    PyErr_Clear();
+    return rc;
+}
+
+static int
+stop_at_first(void *arg, PyCodeObject *co, int lasti)
+{
+    *(int *)arg = 1;
+    return 1;
+}
+
+#ifdef STROBE_REARM_SIGNAL
+static int sample_event(Sampler *s, strobe_acct *a, PyThreadState *ts, int what,
+                        PyObject *arg, uint64_t now_wall, uint64_t now_cpu,
+                        size_t base, int allow_ccall);
+#endif
+
+/* One sample of every thread (the GIL held, on whichever thread runs the
+ * hook or the pending call). The others are blocked (in C, or waiting for
+ * the GIL) and cannot move while we read them: each is charged the time
+ * since its own previous sample at the line it waits on, wall and CPU from
+ * its own clock. `event_ts` ran the event `what` (-1: no event), which says
+ * where its time goes as for a single thread. */
+static void
+sample_threads(Sampler *s, PyThreadState *event_ts, int what, PyObject *arg,
+               uint64_t now_wall)
+{
+    uint64_t tick = ++s->tick;
+    if (stack_reserve(s, 2) < 0) {
+        atomic_fetch_or(&s->rearm->errors, ERR_NOMEM);
+        return;
+    }
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(s->rearm->interp);
+         ts != NULL; ts = PyThreadState_Next(ts)) {
+        int has_frames = 0;
+        strobe_walk_frames(ts, 0, stop_at_first, &has_frames);
+        if (!has_frames) {
+            /* Not started yet (a new thread's state exists, with the
+             * creating thread's id, before the thread runs) or finished:
+             * no Python runs on it. */
+            continue;
+        }
+        strobe_acct *a = thread_acct(s, ts, 0);
+        if (a == NULL) {
+            continue;
+        }
+        a->seen_tick = tick;
+        if (a->root_frame == STROBE_NO_FRAME && thread_label(s, a) < 0) {
+            continue; /* sampled once it has a name */
+        }
+        uint64_t now_cpu = thread_cpu_ns(a->cpu_clock);
+#ifdef STROBE_REARM_SIGNAL
+        if (ts == event_ts && what >= 0) {
+            s->stack_frames[0] = a->root_frame;
+            s->stack_lines[0] = 0;
+            sample_event(s, a, ts, what, arg, now_wall, now_cpu, 1, 0);
+            continue;
+        }
+#endif
+        Py_ssize_t depth = walk_stack(s, ts, 1);
+        if (depth >= 0) {
+            s->stack_frames[0] = a->root_frame;
+            s->stack_lines[0] = 0;
+            account(s, a, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
+        }
+    }
+    /* Threads that have ended keep their samples, not their accounting. */
+    for (size_t i = 0; i < s->n_threads;) {
+        if (s->threads[i].seen_tick != tick) {
+            s->threads[i] = s->threads[--s->n_threads];
+        } else {
+            i++;
+        }
+    }
+    s->session->sample_count++;
+    s->tick_wall_ns = now_wall;
+    atomic_store(&s->rearm->fire_clock,
+                 s->n_threads == 1 ? (int)s->threads[0].cpu_clock : 0);
+}
+
 /* ---- re-arm by signal (3.9 - 3.11) --------------------------------------- */
 
 #ifdef STROBE_REARM_SIGNAL
@@ -538,15 +758,25 @@ static int profile_hook(PyObject *obj, PyFrameObject *frame, int what,
 static void
 on_rearm_signal(int signo, siginfo_t *info, void *context)
 {
+    /* This thread's own sampler, or else the all-threads one: then arm this
+     * thread, whichever it is (it held the GIL when the timer looked). */
     strobe_rearm *r = tls_rearm;
-    if (r == NULL || r->pid != atomic_load(&current_pid)) {
+    PyThreadState *ts = NULL;
+    if (r != NULL && !r->all_threads && r->owner != NULL) {
+        ts = r->tstate;
+    } else {
+        r = atomic_load(&all_rearm);
+        /* the thread's state from its thread-specific slot: a plain
+         * pthread_getspecific, no lock */
+        ts = r != NULL ? PyGILState_GetThisThreadState() : NULL;
+    }
+    if (r == NULL || ts == NULL || r->pid != atomic_load(&current_pid)) {
         return;
     }
     int st = atomic_load(&r->state);
     if (st != ST_FIRED && st != ST_ARMED) {
         return;
     }
-    PyThreadState *ts = r->tstate;
     if (ts->c_profilefunc == NULL || ts->c_profilefunc == profile_hook) {
         strobe_compat_arm(ts, profile_hook);
         atomic_store(&r->state, ST_ARMED);
@@ -605,7 +835,31 @@ rearm_signal_release(void)
 static int
 fire(strobe_rearm *r)
 {
-    if (syscall(SYS_tgkill, r->pid, r->tid, rearm_signo) != 0) {
+    pid_t tid = r->tid;
+    if (r->all_threads) {
+        /* Signal the thread that holds the GIL: it runs Python (or will, as
+         * soon as it is back from C) and its hook samples every thread. */
+        PyThreadState *holder = strobe_compat_gil_holder();
+        if (holder == NULL) {
+            return ERR_NO_HOLDER; /* nobody runs Python: nothing to sample */
+        }
+        /* Read while it holds the GIL; checked below: a holder that kept
+         * the GIL across these reads had not freed its state nor ended its
+         * thread (a thread frees its state only after giving the GIL up),
+         * so what was read is a live thread's. */
+        unsigned long ident = holder->thread_id;
+        clockid_t clk;
+        int rc = pthread_getcpuclockid((pthread_t)ident, &clk);
+        if (strobe_compat_gil_holder() != holder || rc != 0) {
+            return ERR_NO_HOLDER;
+        }
+        tid = tid_of_clock(clk);
+        r->target = holder;
+    }
+    if (syscall(SYS_tgkill, r->pid, tid, rearm_signo) != 0) {
+        if (r->all_threads) {
+            return ERR_NO_HOLDER; /* it ended meanwhile: try the next one */
+        }
         return errno == ESRCH ? ERR_THREAD_GONE : ERR_FIRE;
     }
     return 0;
@@ -615,15 +869,67 @@ static void
 finish_ccall(Sampler *s, uint64_t now_wall, uint64_t now_cpu)
 {
     /* Everything since c_call was spent inside that C function. */
-    uint64_t dw = now_wall > s->last_wall_ns ? now_wall - s->last_wall_ns : 0;
-    uint64_t dc = now_cpu > s->last_cpu_ns ? now_cpu - s->last_cpu_ns : 0;
+    strobe_acct *a = &s->acct;
+    uint64_t dw = now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0;
+    uint64_t dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
     strobe_tree_add_time(s->session->tree, s->ccall_node, dw, dc);
-    s->last_wall_ns = now_wall;
-    s->last_cpu_ns = now_cpu;
-    s->last_leaf = s->ccall_caller;
-    s->last_after = 1; /* AFTER_CALLER: the C function has returned */
-    s->last_rho = dw ? (double)dc / (double)dw : -1.0;
-    s->last_late = 0;
+    a->last_wall_ns = now_wall;
+    a->last_cpu_ns = now_cpu;
+    a->last_leaf = s->ccall_caller;
+    a->last_after = 1; /* AFTER_CALLER: the C function has returned */
+    a->last_rho = dw ? (double)dc / (double)dw : -1.0;
+    a->last_late = 0;
+}
+
+/* Samples the thread that ran event `what` (the hook's thread), leaving
+ * `base` frames the caller put first. On call the time belongs to the
+ * caller; on return to the callee; on c_call to the caller; on c_return to
+ * the caller with the C function as the leaf. Returns 1 when the hook should
+ * stay armed through a C call that has just begun (allow_ccall). */
+static int
+sample_event(Sampler *s, strobe_acct *a, PyThreadState *ts, int what,
+             PyObject *arg, uint64_t now_wall, uint64_t now_cpu, size_t base,
+             int allow_ccall)
+{
+    Py_ssize_t depth = walk_stack(s, ts, base);
+    int keep_armed = 0;
+    if (depth >= 0) {
+        uint32_t cid;
+        int is_c = (what == PyTrace_C_CALL || what == PyTrace_C_RETURN ||
+                    what == PyTrace_C_EXCEPTION) &&
+                   !is_own_cfunc(s, arg);
+        if (what == PyTrace_C_CALL && is_c) {
+            account(s, a, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
+            if (!allow_ccall) {
+                return 0;
+            }
+            /* Stay armed through this C call: its c_return says how long it
+             * took, with the C function as the leaf (time.sleep, a lock). */
+            if (s->acct.last_leaf != STROBE_NO_NODE && cfunc_frame(s, arg, &cid) == 0 &&
+                strobe_tree_child(s->session->tree, s->acct.last_leaf, cid, 0,
+                                  &s->ccall_node) == 0) {
+                s->ccall_caller = s->acct.last_leaf;
+                keep_armed = 1;
+            }
+        } else if (what == PyTrace_CALL && (size_t)depth > base) {
+            /* The callee has not run yet: its caller gets the time. */
+            account(s, a, now_wall, now_cpu, (size_t)depth - 1, AFTER_CALLEE);
+        } else if (what == PyTrace_RETURN) {
+            account(s, a, now_wall, now_cpu, (size_t)depth, AFTER_CALLER);
+        } else {
+            after_event after = AFTER_SAME;
+            if (is_c && what != PyTrace_C_CALL &&
+                stack_reserve(s, (size_t)depth + 1) == 0 &&
+                cfunc_frame(s, arg, &cid) == 0) {
+                s->stack_frames[depth] = cid;
+                s->stack_lines[depth] = 0;
+                depth++;
+                after = AFTER_CALLER; /* the C function has returned */
+            }
+            account(s, a, now_wall, now_cpu, (size_t)depth, after);
+        }
+    }
+    return keep_armed;
 }
 
 static int
@@ -631,8 +937,10 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
     PyThreadState *ts = PyThreadState_Get();
     strobe_rearm *r = tls_rearm;
-    if (r == NULL || r->tstate != ts || r->owner == NULL ||
-        r->pid != atomic_load(&current_pid)) {
+    if (r == NULL || r->all_threads || r->tstate != ts || r->owner == NULL) {
+        r = atomic_load(&all_rearm); /* any thread may sample them all */
+    }
+    if (r == NULL || r->owner == NULL || r->pid != atomic_load(&current_pid)) {
         strobe_compat_disarm_in_hook(ts);
         return 0;
     }
@@ -665,45 +973,13 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         strobe_compat_disarm_in_hook(ts);
         return 0;
     }
-    /* On call the time belongs to the caller; on return to the callee; on
-     * c_call to the caller; on c_return to the caller with the C function as
-     * the leaf. */
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-    Py_ssize_t depth = walk_stack(s, ts, 0);
     int keep_armed = 0;
-    if (depth >= 0) {
-        uint32_t cid;
-        int is_c = (what == PyTrace_C_CALL || what == PyTrace_C_RETURN ||
-                    what == PyTrace_C_EXCEPTION) &&
-                   !is_own_cfunc(s, arg);
-        if (what == PyTrace_C_CALL && is_c) {
-            account(s, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
-            /* Stay armed through this C call: its c_return says how long it
-             * took, with the C function as the leaf (time.sleep, a lock). */
-            if (s->last_leaf != STROBE_NO_NODE && cfunc_frame(s, arg, &cid) == 0 &&
-                strobe_tree_child(s->session->tree, s->last_leaf, cid, 0,
-                                  &s->ccall_node) == 0) {
-                s->ccall_caller = s->last_leaf;
-                keep_armed = 1;
-            }
-        } else if (what == PyTrace_CALL && depth > 0) {
-            /* The callee has not run yet: its caller gets the time. */
-            account(s, now_wall, now_cpu, (size_t)depth - 1, AFTER_CALLEE);
-        } else if (what == PyTrace_RETURN) {
-            account(s, now_wall, now_cpu, (size_t)depth, AFTER_CALLER);
-        } else {
-            after_event after = AFTER_SAME;
-            if (is_c && what != PyTrace_C_CALL &&
-                stack_reserve(s, (size_t)depth + 1) == 0 &&
-                cfunc_frame(s, arg, &cid) == 0) {
-                s->stack_frames[depth] = cid;
-                s->stack_lines[depth] = 0;
-                depth++;
-                after = AFTER_CALLER; /* the C function has returned */
-            }
-            account(s, now_wall, now_cpu, (size_t)depth, after);
-        }
+    if (s->all_threads) {
+        sample_threads(s, ts, what, arg, now_wall);
+    } else {
+        keep_armed = sample_event(s, &s->acct, ts, what, arg, now_wall, now_cpu, 0, 1);
     }
     PyErr_Restore(exc_type, exc_value, exc_tb);
     if (keep_armed) {
@@ -727,6 +1003,15 @@ pending_sample(void *arg)
     if (r->owner != NULL && r->pid == atomic_load(&current_pid) &&
         atomic_load(&r->state) == ST_FIRED) {
         Sampler *s = r->owner;
+        if (r->all_threads) {
+            PyObject *exc_type, *exc_value, *exc_tb;
+            PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+            sample_threads(s, PyThreadState_Get(), -1, NULL, strobe_clock_wall_ns());
+            PyErr_Restore(exc_type, exc_value, exc_tb);
+            schedule_next(r);
+            rearm_decref(r);
+            return 0;
+        }
         /* On another thread, the profiled one does not hold the GIL: it is
          * blocked (sleep, I/O, a lock), its top frame is the line that made
          * the blocking call, and it cannot move while we read it. */
@@ -742,7 +1027,7 @@ pending_sample(void *arg)
         PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
         Py_ssize_t depth = walk_stack(s, r->tstate, 0);
         if (depth >= 0) {
-            account(s, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
+            account(s, &s->acct, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
         }
         PyErr_Restore(exc_type, exc_value, exc_tb);
         schedule_next(r);
@@ -802,9 +1087,18 @@ timer_main(void *arg)
                 continue;
             }
             atomic_store(&r->fire_wall_ns, now);
-            atomic_store(&r->fire_cpu_ns, thread_cpu_ns(r->cpu_clock));
+            clockid_t fclk = (clockid_t)atomic_load(&r->fire_clock);
+            atomic_store(&r->fire_cpu_ns, fclk ? thread_cpu_ns(fclk) : 0);
+            atomic_store(&r->fire_clock_used, (int)fclk);
             atomic_store(&r->state, ST_FIRED);
             int err = fire(r);
+            if (err == ERR_NO_HOLDER) {
+                /* All threads are in C: try again next interval. */
+                atomic_store(&r->state, ST_WAITING);
+                atomic_store(&r->deadline_ns, now + r->interval_ns);
+                wait_until(r, now + r->interval_ns);
+                continue;
+            }
             if (err == ERR_THREAD_GONE) {
                 atomic_fetch_or(&r->errors, err);
                 atomic_store(&r->state, ST_OFF);
@@ -826,6 +1120,19 @@ timer_main(void *arg)
             wait_until(r, now + 100000000u);
         } else {
 #ifdef STROBE_REARM_SIGNAL
+            if (r->all_threads) {
+                /* Not sampled yet: the GIL holder may have gone into C, or
+                 * the GIL moved; signal whoever holds it now. The program
+                 * installing its own hook is seen by the signal handler. */
+                if (now >= resend_at || strobe_compat_gil_holder() != r->target) {
+                    if (fire(r) == 0) {
+                        atomic_fetch_add(&r->fires, 1);
+                    }
+                    resend_at = now + r->interval_ns;
+                }
+                wait_until(r, now + r->interval_ns);
+                continue;
+            }
             Py_tracefunc installed = r->tstate->c_profilefunc;
             int expected = ST_ARMED;
             if (st == ST_ARMED && installed != NULL && installed != profile_hook &&
@@ -867,13 +1174,15 @@ sampler_state(Sampler *self)
 static int
 Sampler_init(Sampler *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"interval", "own_prefix", "estimator", "timeline", NULL};
+    static char *kwlist[] = {"interval", "own_prefix", "estimator", "timeline",
+                             "all_threads", NULL};
     double interval = 0.001;
     const char *own_prefix = NULL;
     const char *estimator = "split";
-    int timeline = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|dzsp:Sampler", kwlist,
-                                     &interval, &own_prefix, &estimator, &timeline)) {
+    int timeline = 0, all_threads = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|dzspp:Sampler", kwlist,
+                                     &interval, &own_prefix, &estimator, &timeline,
+                                     &all_threads)) {
         return -1;
     }
     if (self->rearm != NULL) {
@@ -894,6 +1203,7 @@ Sampler_init(Sampler *self, PyObject *args, PyObject *kwds)
     self->interval_ns = (uint64_t)(interval * 1e9 + 0.5);
     self->split_estimator = strcmp(estimator, "split") == 0;
     self->timeline = timeline;
+    self->all_threads = all_threads;
     free(self->own_prefix);
     self->own_prefix = NULL;
     self->own_prefix_len = 0;
@@ -905,7 +1215,7 @@ Sampler_init(Sampler *self, PyObject *args, PyObject *kwds)
         }
         self->own_prefix_len = strlen(own_prefix);
     }
-    self->last_leaf = STROBE_NO_NODE;
+    self->acct.last_leaf = STROBE_NO_NODE;
     return 0;
 }
 
@@ -918,7 +1228,7 @@ Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     self->interval_ns = 1000000;
     self->split_estimator = 1;
-    self->last_leaf = STROBE_NO_NODE;
+    self->acct.last_leaf = STROBE_NO_NODE;
     strobe_cache_init(&self->cache);
     return (PyObject *)self;
 }
@@ -944,6 +1254,9 @@ sampler_halt(Sampler *self)
         return;
     }
     int forked = r->pid != atomic_load(&current_pid);
+    /* First: no hook or pending call may sample once stop() has read the
+     * clocks, also while the GIL is released for the join below. */
+    atomic_store(&r->state, ST_IDLE);
     if (r->thread_started && !forked) {
         pthread_mutex_lock(&r->mu);
         atomic_store(&r->stopping, 1);
@@ -966,6 +1279,16 @@ sampler_halt(Sampler *self)
         if (ts->c_profilefunc == NULL || ts->c_profilefunc == profile_hook) {
             _PyEval_SetProfile(ts, self->saved_func, self->saved_obj);
         }
+    }
+    if (r->all_threads && !forked) {
+        /* Threads signalled but not sampled yet still have the hook. */
+        for (PyThreadState *t = PyInterpreterState_ThreadHead(r->interp); t != NULL;
+             t = PyThreadState_Next(t)) {
+            if (t != ts && t->c_profilefunc == profile_hook) {
+                _PyEval_SetProfile(t, NULL, NULL);
+            }
+        }
+        PyErr_Clear(); /* an audit hook may refuse; nothing more to do */
     }
     rearm_signal_release();
 #endif
@@ -1008,6 +1331,16 @@ Sampler_start(Sampler *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     for (strobe_rearm *o = running_list; o != NULL; o = o->next_running) {
+        if (o->all_threads || self->all_threads) {
+            /* Every thread has one profile slot, which all of them use. */
+            PyErr_SetString(st->ProfilerError,
+                            o->all_threads
+                                ? "an all-threads profiler is already sampling "
+                                  "every thread"
+                                : "another profiler is running: an all-threads "
+                                  "profiler must be the only one");
+            return NULL;
+        }
         if (o->tstate == PyThreadState_Get()) {
             PyErr_SetString(st->ProfilerError,
                             "another profiler is already sampling this thread");
@@ -1050,7 +1383,10 @@ Sampler_start(Sampler *self, PyObject *const *args, Py_ssize_t nargs)
     r->pid = atomic_load(&current_pid);
     r->tid = (pid_t)syscall(SYS_gettid);
     r->interval_ns = self->interval_ns;
-    if (pthread_getcpuclockid(pthread_self(), &r->cpu_clock) != 0) {
+    r->all_threads = self->all_threads;
+    if (r->all_threads) {
+        r->cpu_clock = CLOCK_PROCESS_CPUTIME_ID;
+    } else if (pthread_getcpuclockid(pthread_self(), &r->cpu_clock) != 0) {
         r->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
     }
 
@@ -1104,11 +1440,35 @@ Sampler_start(Sampler *self, PyObject *const *args, Py_ssize_t nargs)
     self->rearm = r;
     self->start_wall_ns = strobe_clock_wall_ns();
     self->start_cpu_ns = thread_cpu_ns(r->cpu_clock);
-    self->last_wall_ns = self->start_wall_ns;
-    self->last_cpu_ns = self->start_cpu_ns;
-    self->last_leaf = STROBE_NO_NODE;
-    self->last_after = 0;
-    self->last_rho = -1.0;
+    self->acct.ts = r->tstate;
+    self->acct.cpu_clock = r->cpu_clock;
+    self->acct.last_wall_ns = self->start_wall_ns;
+    self->acct.last_cpu_ns = self->start_cpu_ns;
+    self->acct.last_leaf = STROBE_NO_NODE;
+    self->acct.last_after = 0;
+    self->acct.last_rho = -1.0;
+    self->acct.last_late = 0;
+    self->n_threads = 0;
+    self->tick = 0;
+    self->tick_wall_ns = self->start_wall_ns;
+    if (r->all_threads) {
+        /* The threads that exist now count from now. */
+        for (PyThreadState *t = PyInterpreterState_ThreadHead(r->interp); t != NULL;
+             t = PyThreadState_Next(t)) {
+            thread_acct(self, t, 1);
+        }
+        atomic_store(&r->fire_clock,
+                     self->n_threads == 1 ? (int)self->threads[0].cpu_clock : 0);
+        atomic_fetch_add(&r->refs, 1); /* the all_rearm slot's */
+        strobe_rearm *old = atomic_exchange(&all_rearm, r);
+        if (old != NULL) {
+            rearm_decref(old);
+        }
+    }
+    if (!r->all_threads) {
+        atomic_store(&r->fire_clock, (int)r->cpu_clock);
+    }
+    atomic_store(&r->fire_clock_used, 0);
     atomic_store(&r->fire_wall_ns, 0);
     atomic_store(&r->fire_cpu_ns, 0);
     atomic_store(&r->deadline_ns, self->start_wall_ns + self->interval_ns);
@@ -1195,15 +1555,27 @@ Sampler_stop(Sampler *self, PyObject *Py_UNUSED(ignored))
     /* The time since the last sample: a C call in progress keeps its node;
      * otherwise it goes to where the program was when it stopped us. */
     if (!forked) {
+        if (self->all_threads) {
+            for (size_t i = 0; i < self->n_threads; i++) {
+                strobe_acct *a = &self->threads[i];
+                uint64_t cpu = thread_cpu_ns(a->cpu_clock);
+                if (a->last_leaf != STROBE_NO_NODE) {
+                    strobe_tree_add_time(s->tree, a->last_leaf,
+                                         now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0,
+                                         cpu > a->last_cpu_ns ? cpu - a->last_cpu_ns : 0);
+                }
+            }
+        } else
 #ifdef STROBE_REARM_SIGNAL
         if (state == ST_CCALL) {
             finish_ccall(self, now_wall, now_cpu);
         } else
 #endif
         {
-            uint64_t dw = now_wall > self->last_wall_ns ? now_wall - self->last_wall_ns : 0;
-            uint64_t dc = now_cpu > self->last_cpu_ns ? now_cpu - self->last_cpu_ns : 0;
-            uint32_t node = self->last_leaf != STROBE_NO_NODE ? self->last_leaf
+            strobe_acct *a = &self->acct;
+            uint64_t dw = now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0;
+            uint64_t dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
+            uint32_t node = a->last_leaf != STROBE_NO_NODE ? a->last_leaf
                                                                : STROBE_ROOT_NODE;
             if (self->session->sample_count > 0) {
                 strobe_tree_add_time(s->tree, node, dw, dc);
@@ -1275,6 +1647,7 @@ Sampler_dealloc(Sampler *self)
     free(self->stack_code_lines);
     free(self->stack_frames);
     free(self->stack_lines);
+    free(self->threads);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -1332,8 +1705,10 @@ static PyGetSetDef Sampler_getset[] = {
 };
 
 static PyType_Slot Sampler_slots[] = {
-    {Py_tp_doc, "Sampler(interval=0.001, own_prefix=None, estimator='split', timeline=False)\n--\n\n"
-                "Samples the Python stack of the thread that starts it."},
+    {Py_tp_doc, "Sampler(interval=0.001, own_prefix=None, estimator='split', timeline=False, "
+                "all_threads=False)\n--\n\n"
+                "Samples the Python stack of the thread that starts it, or of every "
+                "thread (all_threads), each under a root naming the thread."},
     {Py_tp_new, Sampler_new},
     {Py_tp_init, Sampler_init},
     {Py_tp_dealloc, Sampler_dealloc},

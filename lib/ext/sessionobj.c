@@ -94,9 +94,10 @@ PyDoc_STRVAR(render_doc,
              "time='wall', unicode=True, color=False, collapse_recursion=True, "
              "options_json=None)\n--\n\n"
              "Render the session. renderer is 'text', 'json' or 'html'; flags holds one "
-             "byte per frame id (1 library, 2 hide, 4 show). For 'html', options_json "
-             "is the page's view options (a JSON object) and only the library bit "
-             "of flags is used: the page applies the patterns itself.");
+             "byte per frame id (1 library, 2 hide, 4 show, 8 a thread to keep: "
+             "when any frame has it, only those threads are shown). For 'html', "
+             "options_json is the page's view options (a JSON object) and only the "
+             "library bit of flags is used: the page applies the rest itself.");
 
 static PyObject *
 SessionData_render(SessionData *self, PyObject *args, PyObject *kwds)
@@ -127,6 +128,12 @@ SessionData_render(SessionData *self, PyObject *args, PyObject *kwds)
         .show_all = show_all,
         .collapse_recursion = collapse,
     };
+    for (Py_ssize_t i = 0; flags.buf != NULL && i < flags.len; i++) {
+        if (((const uint8_t *)flags.buf)[i] & STROBE_FLAG_FOCUS) {
+            vopt.focus = 1; /* some thread was picked: show only those */
+            break;
+        }
+    }
     if (!(threshold >= 0.0 && threshold <= 1.0)) {
         PyErr_SetString(PyExc_ValueError, "threshold must be between 0 and 1");
         goto done;

@@ -54,7 +54,7 @@ _VALUE_OPTIONS = frozenset(
     (
         "-i", "--interval", "-o", "--outfile", "-r", "--renderer",
         "--hide", "--show", "--hide-regex", "--show-regex", "--threshold", "--time",
-        "--load",
+        "--load", "--thread",
     )
 )  # fmt: skip
 
@@ -152,6 +152,11 @@ def _make_parser() -> _Parser:
         help="hide nodes under this share of the total time (default 1)",
     )  # fmt: skip
     p.add_argument("--time", choices=("wall", "cpu"), default="wall", help="which time to report (default wall)")
+    p.add_argument(
+        "--main-thread", action="store_true",
+        help="sample only the program's main thread (default: every thread, each under its own root)",
+    )  # fmt: skip
+    p.add_argument("--thread", metavar="NAME_OR_TID", help="show only this thread (its name or tid)")
     p.add_argument(
         "--color", action=argparse.BooleanOptionalAction,
         help="ANSI colours (default: when stderr is a terminal and NO_COLOR is unset)",
@@ -306,7 +311,13 @@ def _report(session, args: argparse.Namespace, renderer: str) -> bool:
         "show_regex": args.show_regex,
         "threshold": args.threshold,
         "time": args.time,
+        "thread": args.thread,
     }
+    if args.thread is not None and not any(args.thread in (name, str(tid)) for name, tid in session.threads):
+        known = ", ".join(f"{name} (tid {tid})" for name, tid in session.threads) or "none recorded"
+        print(f"{PROG}: error: no thread named or numbered {args.thread!r} in this session (threads: {known})",
+              file=sys.__stderr__)
+        return False
     if args.outfile is None and renderer == "html":
         path = open_html_in_browser(session.render(renderer, **view))
         print(f"{PROG}: html report written to {path}", file=sys.__stderr__)
@@ -401,7 +412,7 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     _check_outfile(args)
     renderer = _renderer(args)
 
-    profiler = Profiler(args.interval, timeline=args.timeline)
+    profiler = Profiler(args.interval, timeline=args.timeline, all_threads=not args.main_thread)
     try:
         code, attrs = _prepare(kind, words[0], words[1:])
         main_globals = _fresh_main(attrs)

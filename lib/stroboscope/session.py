@@ -41,6 +41,10 @@ class SessionLoadError(ValueError):
 FLAG_LIBRARY = 1
 FLAG_HIDE = 2
 FLAG_SHOW = 4
+FLAG_FOCUS = 8
+
+# The label of a thread's root in an all-threads session: "name (tid N)".
+_THREAD_LABEL = re.compile(r"(.*) \(tid (\d+)\)\Z", re.S)
 
 RENDERERS = ("text", "json", "html", "session")
 
@@ -79,6 +83,21 @@ def _is_library(file: str, kind: str, prefixes: Sequence[str]) -> bool:
     return any(real.startswith(p) or file.startswith(p) for p in prefixes)
 
 
+def _thread_matches(label: str, which: str) -> bool:
+    m = _THREAD_LABEL.match(label)
+    return m is not None and which in (m.group(1), m.group(2))
+
+
+def threads_of(frames: Sequence[tuple]) -> list:
+    """(name, tid) of each thread root among these frames."""
+    out = []
+    for name, _file, _line, kind in frames:
+        m = _THREAD_LABEL.match(name) if kind == "synthetic" else None
+        if m:
+            out.append((m.group(1), int(m.group(2))))
+    return out
+
+
 class ViewOptions:
     """What a report shows; the same options drive every renderer."""
 
@@ -93,6 +112,7 @@ class ViewOptions:
         threshold: float = 1.0,
         time: str = "wall",
         collapse_recursion: bool = True,
+        thread: Optional[str] = None,
     ) -> None:
         if not (0.0 <= threshold <= 100.0):
             raise ValueError("threshold is a percentage between 0 and 100")
@@ -107,6 +127,8 @@ class ViewOptions:
         self.threshold = threshold
         self.time = time
         self.collapse_recursion = collapse_recursion
+        #: show only this thread (its name or tid) of an all-threads session
+        self.thread = thread
 
     @property
     def explicit(self) -> bool:
@@ -114,7 +136,8 @@ class ViewOptions:
         opens with these rather than with the settings it remembers)."""
         return bool(self.show_all or self.hide or self.show or self.hide_regex
                     or self.show_regex or self.threshold != 1.0
-                    or self.time != "wall" or not self.collapse_recursion)
+                    or self.time != "wall" or not self.collapse_recursion
+                    or self.thread is not None)
 
     def to_json(self) -> str:
         """The options as the HTML page reads them (docs/html-report.md)."""
@@ -124,6 +147,7 @@ class ViewOptions:
             "show_regex": [r.pattern for r in self.show_regex],
             "threshold": self.threshold, "time": self.time,
             "collapse_recursion": self.collapse_recursion,
+            "thread": self.thread,
             "explicit": self.explicit,
         })
 
@@ -142,6 +166,8 @@ class ViewOptions:
                 r.search(file) for r in self.show_regex
             ):
                 f |= FLAG_SHOW
+            if self.thread is not None and kind == "synthetic" and _thread_matches(name, self.thread):
+                f |= FLAG_FOCUS
             flags[i] = f
         return bytes(flags)
 
@@ -251,6 +277,12 @@ class Session:
     def frames(self) -> list[tuple]:
         """(name, file, first_line, kind) for every frame id."""
         return self._data.frames()
+
+    @property
+    def threads(self) -> list:
+        """(name, tid) of every thread an all-threads session sampled (empty
+        for a single-thread session)."""
+        return threads_of(self._data.frames())
 
     # -- rendering ----------------------------------------------------------
     def render(
