@@ -34,5 +34,6 @@ extern PyType_Spec strobe_sampler_spec;
 int strobe_sampler_process_init(void);
 /* Stops every running sampler: called at interpreter exit. */
 PyObject *strobe_sampler_stop_all(PyObject *module, PyObject *unused);
+PyObject *strobe_sampler_hooked_threads(PyObject *module, PyObject *unused);
 
 #endif

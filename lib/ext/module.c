@@ -89,6 +89,9 @@ core_free(void *m)
 static PyMethodDef core_methods[] = {
     {"stop_all", strobe_sampler_stop_all, METH_NOARGS,
      "stop_all()\n--\n\nStop every running sampler (registered with atexit)."},
+    {"hooked_threads", strobe_sampler_hooked_threads, METH_NOARGS,
+     "hooked_threads()\n--\n\nThreads with the sampler's hook installed now "
+     "(for tests; 0 on 3.12+, which samples without one)."},
     {"new_session", strobe_new_session, METH_NOARGS,
      "new_session()\n--\n\nAn empty SessionData, for importers."},
     {"load_session", strobe_load_session, METH_O,

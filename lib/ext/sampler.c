@@ -731,9 +731,17 @@ sample_threads(Sampler *s, PyThreadState *event_ts, int what, PyObject *arg,
             account(s, a, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
         }
     }
-    /* Threads that have ended keep their samples, not their accounting. */
+    /* Threads that have ended keep their samples, not their accounting.
+     * The time since a gone thread's last sample goes to where that sample
+     * left it (it ended somewhere in that gap, usually right after blocking
+     * there: a sleep, a lock, a join); its CPU time is no longer readable. */
     for (size_t i = 0; i < s->n_threads;) {
-        if (s->threads[i].seen_tick != tick) {
+        strobe_acct *a = &s->threads[i];
+        if (a->seen_tick != tick) {
+            if (a->last_leaf != STROBE_NO_NODE && now_wall > a->last_wall_ns) {
+                strobe_tree_add_time(s->session->tree, a->last_leaf,
+                                     now_wall - a->last_wall_ns, 0);
+            }
             s->threads[i] = s->threads[--s->n_threads];
         } else {
             i++;
@@ -1548,6 +1556,16 @@ Sampler_stop(Sampler *self, PyObject *Py_UNUSED(ignored))
     uint64_t now_cpu = thread_cpu_ns(r->cpu_clock);
     int state = atomic_load(&r->state);
     (void)state; /* only the signal path has a C call in flight */
+    if (self->all_threads && !forked) {
+        /* A last sample of every thread, now: the others are blocked where
+         * they are, this one is in stop(). Without it, the time since each
+         * thread's previous sample would go to where that sample left it
+         * (a thread that slept since would look busy). */
+        PyObject *exc_type, *exc_value, *exc_tb;
+        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+        sample_threads(self, PyThreadState_Get(), -1, NULL, now_wall);
+        PyErr_Restore(exc_type, exc_value, exc_tb);
+    }
     atomic_fetch_add(&r->refs, 1); /* keep r for its error flags */
     sampler_halt(self);
 
@@ -1661,6 +1679,22 @@ strobe_sampler_stop_all(PyObject *module, PyObject *unused)
         sampler_halt(running_list->owner);
     }
     Py_RETURN_NONE;
+}
+
+PyObject *
+strobe_sampler_hooked_threads(PyObject *module, PyObject *unused)
+{
+    /* For tests: how many threads have the sampler's hook installed (always
+     * 0 on 3.12+, which samples without one). */
+    long n = 0;
+#ifdef STROBE_REARM_SIGNAL
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t != NULL;
+         t = PyThreadState_Next(t)) {
+        n += t->c_profilefunc == profile_hook;
+    }
+#endif
+    return PyLong_FromLong(n);
 }
 
 static void
