@@ -37,16 +37,24 @@
 #endif
 
 #ifdef STROBE_REARM_SIGNAL
-/* Arm the profile hook of `ts` from a signal handler running on that same
- * thread. Writes only plain fields: no allocation, no locks, no refcounts, so
- * it is async-signal-safe. c_profileobj is left alone on purpose: if the
- * signal lands inside the program's own sys.setprofile() on this thread, that
- * call finishes afterwards and wins, and we never pair its object with our
- * function. The flag written is what _PyEval_SetProfile computes. */
+/* Arm the hook of `ts` from a signal handler running on that same thread.
+ * Writes only plain fields: no allocation, no locks, no refcounts, so it is
+ * async-signal-safe. The hook goes into the profile slot (call, return and C
+ * call events: the first of them is the sample, so a C call being started is
+ * seen and timed) and, with_lines (a re-send: nothing fired for a while) and
+ * when nobody uses it, the trace slot too: its line events fire inside loops
+ * that call nothing, which would otherwise run unsampled until they end. c_profileobj/c_traceobj are left alone on purpose: if the
+ * signal lands inside the program's own sys.setprofile() or sys.settrace() on
+ * this thread, that call finishes afterwards and wins, and we never pair its
+ * object with our function. The flag written is what _PyEval_SetProfile
+ * computes. */
 static inline void
-strobe_compat_arm(PyThreadState *ts, Py_tracefunc func)
+strobe_compat_arm(PyThreadState *ts, Py_tracefunc func, int with_lines)
 {
     ts->c_profilefunc = func;
+    if (with_lines && ts->c_tracefunc == NULL) {
+        ts->c_tracefunc = func;
+    }
 #if PY_VERSION_HEX >= 0x030B0000
     /* 3.11: _PyCFrame.use_tracing is or'ed into the opcode, hence 255. */
     ts->cframe->use_tracing = 255;
@@ -73,11 +81,16 @@ strobe_compat_armed_effective(PyThreadState *ts)
 
 /* Clear the hook from inside the hook itself. The interpreter recomputes
  * use_tracing from the profile and trace functions when the hook returns
- * (call_trace), so only the function pointer needs clearing. */
+ * (call_trace), so only the function pointers need clearing. */
 static inline void
-strobe_compat_disarm_in_hook(PyThreadState *ts)
+strobe_compat_disarm_in_hook(PyThreadState *ts, Py_tracefunc func)
 {
-    ts->c_profilefunc = NULL;
+    if (ts->c_profilefunc == func) {
+        ts->c_profilefunc = NULL;
+    }
+    if (ts->c_tracefunc == func) {
+        ts->c_tracefunc = NULL;
+    }
 }
 
 /* The thread whose state holds the GIL, without asserting (may be NULL). */
@@ -127,8 +140,9 @@ PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
 #endif
 
 #if PY_VERSION_HEX >= 0x030D0000 && defined(STROBE_REARM_SIGNAL)
-/* Only the signal path uses it, and only before 3.12. */
+/* Only the signal path uses them, and only before 3.12. */
 PyAPI_FUNC(int) _PyEval_SetProfile(PyThreadState *, Py_tracefunc, PyObject *);
+PyAPI_FUNC(int) _PyEval_SetTrace(PyThreadState *, Py_tracefunc, PyObject *);
 #endif
 
 #if PY_VERSION_HEX < 0x030A0000
@@ -139,6 +153,18 @@ Py_NewRef(PyObject *o)
     return o;
 }
 #endif
+
+/* Whether the interpreter is shutting down: a thread of ours must not take
+ * the GIL then. Public from 3.13, exported before. */
+static inline int
+strobe_compat_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
 
 /* The qualified name of a code object (borrowed). Before 3.11 code objects
  * have no qualname; the plain name is the best that needs no user code. */

@@ -72,6 +72,7 @@ typedef struct strobe_rearm {
     atomic_int stopping;
     atomic_int errors;
     atomic_uint_fast64_t fires; /* re-arm requests sent, re-sends included */
+    atomic_int arm_trace;       /* the signal arms line events too (a re-send) */
 
     Sampler *owner;          /* NULL once stopped; touched with the GIL held */
     PyThreadState *tstate;   /* the profiled thread */
@@ -151,6 +152,12 @@ struct Sampler {
     int32_t *stack_lines;
     size_t stack_cap;
 };
+
+#ifdef STROBE_REARM_PENDING
+#define STROBE_PENDING_PATH 1
+#else
+#define STROBE_PENDING_PATH 0
+#endif
 
 static _Thread_local strobe_rearm *tls_rearm;
 /* The all-threads sampler's rearm, for the signal handler on any thread; it
@@ -786,7 +793,7 @@ on_rearm_signal(int signo, siginfo_t *info, void *context)
         return;
     }
     if (ts->c_profilefunc == NULL || ts->c_profilefunc == profile_hook) {
-        strobe_compat_arm(ts, profile_hook);
+        strobe_compat_arm(ts, profile_hook, atomic_load(&r->arm_trace));
         atomic_store(&r->state, ST_ARMED);
     } else {
         /* The program installed its own profile function: step aside. */
@@ -949,7 +956,7 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         r = atomic_load(&all_rearm); /* any thread may sample them all */
     }
     if (r == NULL || r->owner == NULL || r->pid != atomic_load(&current_pid)) {
-        strobe_compat_disarm_in_hook(ts);
+        strobe_compat_disarm_in_hook(ts, profile_hook);
         return 0;
     }
     Sampler *s = r->owner;
@@ -959,7 +966,7 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 
     if (st == ST_CCALL) {
         finish_ccall(s, now_wall, now_cpu);
-        strobe_compat_disarm_in_hook(ts);
+        strobe_compat_disarm_in_hook(ts, profile_hook);
         if (now_wall >= s->ccall_deadline) {
             /* The C call outlasted an interval: its return is this interval's
              * sample (measured exactly), and the next counts from here. */
@@ -978,7 +985,7 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         return 0;
     }
     if (st != ST_ARMED) {
-        strobe_compat_disarm_in_hook(ts);
+        strobe_compat_disarm_in_hook(ts, profile_hook);
         return 0;
     }
     PyObject *exc_type, *exc_value, *exc_tb;
@@ -995,7 +1002,7 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         atomic_store(&r->state, ST_CCALL);
         return 0;
     }
-    strobe_compat_disarm_in_hook(ts);
+    strobe_compat_disarm_in_hook(ts, profile_hook);
     schedule_next(r);
     return 0;
 }
@@ -1066,6 +1073,30 @@ wait_until(strobe_rearm *r, uint64_t deadline)
     pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 }
 
+/* All threads: when no thread holds the GIL (every one is blocked in C:
+ * sleeping, waiting on a lock or I/O), no hook or pending call can run, so
+ * the timer takes the GIL itself and samples them all, where they wait.
+ * Without it, a gap in which every thread slept would go to whatever each
+ * thread did next. Called with r->mu held; releases it meanwhile (stop()
+ * takes it with the GIL held). */
+static void
+timer_sample(strobe_rearm *r)
+{
+    pthread_mutex_unlock(&r->mu);
+    if (!strobe_compat_finalizing() && !atomic_load(&r->stopping)) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        int st = atomic_load(&r->state);
+        /* stop() sets ST_IDLE first and clears owner under the GIL */
+        if (r->owner != NULL && (st == ST_WAITING || st == ST_FIRED || st == ST_ARMED)) {
+            sample_threads(r->owner, NULL, -1, NULL, strobe_clock_wall_ns());
+            PyErr_Clear();
+            schedule_next(r);
+        }
+        PyGILState_Release(g);
+    }
+    pthread_mutex_lock(&r->mu);
+}
+
 static void *
 timer_main(void *arg)
 {
@@ -1099,12 +1130,11 @@ timer_main(void *arg)
             atomic_store(&r->fire_cpu_ns, fclk ? thread_cpu_ns(fclk) : 0);
             atomic_store(&r->fire_clock_used, (int)fclk);
             atomic_store(&r->state, ST_FIRED);
+            atomic_store(&r->arm_trace, 0);
             int err = fire(r);
             if (err == ERR_NO_HOLDER) {
-                /* All threads are in C: try again next interval. */
-                atomic_store(&r->state, ST_WAITING);
-                atomic_store(&r->deadline_ns, now + r->interval_ns);
-                wait_until(r, now + r->interval_ns);
+                /* Every thread is in C: sample them from here. */
+                timer_sample(r);
                 continue;
             }
             if (err == ERR_THREAD_GONE) {
@@ -1117,28 +1147,40 @@ timer_main(void *arg)
             } else {
                 atomic_fetch_add(&r->fires, 1);
             }
-            /* A flag lost to the eval loop's C-frame switch (see
+            /* Re-send after a quarter interval if the hook has not fired:
+             * then with line events too (a loop that calls nothing). A flag
+             * lost to the eval loop's C-frame switch (see
              * strobe_compat_armed_effective) is common on code that enters
              * nested eval loops often (generators driven from C): re-send
-             * after one interval, then back off. */
+             * after that too, backing off. */
             backoff = r->interval_ns;
-            resend_at = now + backoff;
-            wait_until(r, now + r->interval_ns);
+            resend_at = now + (r->all_threads ? r->interval_ns / 4 : r->interval_ns);
+            wait_until(r, resend_at);
         } else if (st == ST_OFF || st == ST_IDLE) {
             wait_until(r, now + 100000000u);
+        } else if (STROBE_PENDING_PATH && r->all_threads && st == ST_FIRED &&
+                   now - atomic_load(&r->fire_wall_ns) >= r->interval_ns) {
+            /* The pending call waits for a thread to run bytecode: none has
+             * for an interval, so all are blocked (or one holds the GIL in
+             * a long C call, which this waits out). */
+            timer_sample(r);
         } else {
 #ifdef STROBE_REARM_SIGNAL
             if (r->all_threads) {
-                /* Not sampled yet: the GIL holder may have gone into C, or
-                 * the GIL moved; signal whoever holds it now. The program
-                 * installing its own hook is seen by the signal handler. */
+                /* Not sampled a quarter interval after the signal: the GIL
+                 * holder runs a loop that calls nothing, or has gone into C,
+                 * or the GIL moved; signal whoever holds it now, with line
+                 * events armed too (every thread's sample waits for this
+                 * one: the ticks must stay regular). The program installing
+                 * its own hook is seen by the signal handler. */
                 if (now >= resend_at || strobe_compat_gil_holder() != r->target) {
+                    atomic_store(&r->arm_trace, 1);
                     if (fire(r) == 0) {
                         atomic_fetch_add(&r->fires, 1);
                     }
                     resend_at = now + r->interval_ns;
                 }
-                wait_until(r, now + r->interval_ns);
+                wait_until(r, now + r->interval_ns / 4);
                 continue;
             }
             Py_tracefunc installed = r->tstate->c_profilefunc;
@@ -1153,7 +1195,9 @@ timer_main(void *arg)
                        (st == ST_FIRED ||
                         (st == ST_ARMED && !strobe_compat_armed_effective(r->tstate)))) {
                 /* The signal was lost, or the flag it set was overwritten by
-                 * the eval loop entering a new frame: send it again. */
+                 * the eval loop entering a new frame: send it again. (Line
+                 * events stay off for one thread: the first event after a
+                 * re-arm is often the c_call of the call being timed.) */
                 if (fire(r) == 0) {
                     atomic_fetch_add(&r->fires, 1);
                 }
@@ -1287,6 +1331,9 @@ sampler_halt(Sampler *self)
         if (ts->c_profilefunc == NULL || ts->c_profilefunc == profile_hook) {
             _PyEval_SetProfile(ts, self->saved_func, self->saved_obj);
         }
+        if (ts->c_tracefunc == profile_hook) {
+            _PyEval_SetTrace(ts, NULL, NULL);
+        }
     }
     if (r->all_threads && !forked) {
         /* Threads signalled but not sampled yet still have the hook. */
@@ -1294,6 +1341,9 @@ sampler_halt(Sampler *self)
              t = PyThreadState_Next(t)) {
             if (t != ts && t->c_profilefunc == profile_hook) {
                 _PyEval_SetProfile(t, NULL, NULL);
+            }
+            if (t != ts && t->c_tracefunc == profile_hook) {
+                _PyEval_SetTrace(t, NULL, NULL);
             }
         }
         PyErr_Clear(); /* an audit hook may refuse; nothing more to do */
@@ -1691,7 +1741,7 @@ strobe_sampler_hooked_threads(PyObject *module, PyObject *unused)
     PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
     for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t != NULL;
          t = PyThreadState_Next(t)) {
-        n += t->c_profilefunc == profile_hook;
+        n += t->c_profilefunc == profile_hook || t->c_tracefunc == profile_hook;
     }
 #endif
     return PyLong_FromLong(n);

@@ -9,6 +9,12 @@ splits the unknown part of each gap), plain elapsed-time weighting, and
 pyinstrument, each run --rounds times alternately (medians).
 
     python tests/benchmarks/accuracy.py [--seconds 3] [--interval 0.001] [--rounds 3]
+
+A second table is the threaded case (Profiler(all_threads=True)): three
+threads run the same phases in different proportions at once (sharing the
+GIL); for each thread, the share of each phase in that thread's wall time
+and in its CPU time (time.thread_time around each phase) against what the
+profiler put under that thread's root.
 """
 
 import argparse
@@ -50,22 +56,20 @@ def calibrate(target_s):
     return py, c
 
 
-def run_cycles(seconds, phase_ms=(10, 10, 10), counts=None):
-    """Runs the phases for about `seconds`; returns the true seconds per phase."""
+def run_cycles(seconds, phase_ms=(10, 10, 10), counts=None, cpu=None):
+    """Runs the phases for about `seconds`; returns the true seconds per phase
+    (and adds each phase's CPU seconds into `cpu` when given)."""
     py_n, c_n = counts or (calibrate(phase_ms[0] / 1000)[0], calibrate(phase_ms[1] / 1000)[1])
     truth = dict.fromkeys(PHASES, 0.0)
+    steps = ((phase_python, py_n), (phase_c, c_n), (phase_sleep, phase_ms[2] / 1000))
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        phase_python(py_n)
-        t1 = time.perf_counter()
-        phase_c(c_n)
-        t2 = time.perf_counter()
-        phase_sleep(phase_ms[2] / 1000)
-        t3 = time.perf_counter()
-        truth["phase_python"] += t1 - t0
-        truth["phase_c"] += t2 - t1
-        truth["phase_sleep"] += t3 - t2
+        for fn, arg in steps:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            fn(arg)
+            truth[fn.__name__] += time.perf_counter() - t0
+            if cpu is not None:
+                cpu[fn.__name__] += time.thread_time() - c0
     return truth
 
 
@@ -74,14 +78,53 @@ def shares(times):
     return {k: 100.0 * v / total for k, v in times.items()}
 
 
-def stroboscope_times(session):
-    doc = json.loads(session.render("json", threshold=0, show_all=True))
+def stroboscope_times(session, key="total_wall", thread=None):
+    doc = json.loads(session.render("json", threshold=0, show_all=True, thread=thread))
     frames = doc["frames"]
     out = dict.fromkeys(PHASES, 0.0)
     for node in doc["nodes"]:
-        if node["frame"] is not None and frames[node["frame"]]["name"] in out:
-            out[frames[node["frame"]]["name"]] += node["total_wall"]
+        name = frames[node["frame"]]["name"].split(".")[-1] if node["frame"] is not None else None
+        if name in out:
+            out[name] += node[key]
     return out
+
+
+# The threaded case: (thread name, milliseconds of python, C, sleep per cycle).
+THREADS = (("even", (10, 10, 10)), ("cpu-bound", (20, 10, 5)), ("mostly-asleep", (5, 5, 20)))
+
+
+def measure_threaded(seconds, interval):
+    import threading
+
+    import stroboscope
+
+    truth = {name: {} for name, _ in THREADS}
+    # Calibrated here, before profiling: calibration runs the phase functions.
+    counts = {name: (calibrate(ms[0] / 1000)[0], calibrate(ms[1] / 1000)[1]) for name, ms in THREADS}
+
+    def run(name, phase_ms):
+        cpu = dict.fromkeys(PHASES, 0.0)
+        start.wait()
+        wall = run_cycles(seconds, phase_ms, counts[name], cpu)
+        truth[name] = {"wall": wall, "cpu": cpu}
+
+    start = threading.Event()
+    threads = [threading.Thread(target=run, args=t, name=t[0]) for t in THREADS]
+    for t in threads:
+        t.start()
+    p = stroboscope.Profiler(interval=interval, all_threads=True)
+    p.start()
+    start.set()
+    for t in threads:
+        t.join()
+    s = p.stop()
+    errors = {}
+    for name, _ in THREADS:
+        for kind, key in (("wall", "total_wall"), ("cpu", "total_cpu")):
+            got = shares(stroboscope_times(s, key, thread=name))
+            true = shares(truth[name][kind])
+            errors[(name, kind)] = {k: got[k] - true[k] for k in PHASES}
+    return errors
 
 
 def pyinstrument_times(session):
@@ -148,6 +191,16 @@ def main():
         med = {k: statistics.median(v) for k, v in errors[prof].items()}
         worst = max(abs(v) for v in med.values())
         print(f"{prof:<22}" + "".join(f"{med[k]:>+14.2f}" for k in PHASES) + f"{worst:>13.2f}")
+
+    runs = [measure_threaded(args.seconds, args.interval) for _ in range(args.rounds)]
+    print()
+    print("threaded, stroboscope all_threads: each thread's share of its own wall / CPU time")
+    print(f"{'thread, time':<22}" + "".join(f"{k:>14}" for k in PHASES) + f"{'max |error|':>13}")
+    for key in runs[0]:
+        med = {k: statistics.median(r[key][k] for r in runs) for k in PHASES}
+        worst = max(abs(v) for v in med.values())
+        label = f"{key[0]}, {key[1]}"
+        print(f"{label:<22}" + "".join(f"{med[k]:>+14.2f}" for k in PHASES) + f"{worst:>13.2f}")
 
 
 if __name__ == "__main__":

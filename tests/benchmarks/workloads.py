@@ -78,11 +78,11 @@ def deep_recursion(n=600, depth=900):
 
 
 def four_threads(n=4):
-    """Four busy threads (for the all-threads issue; unused by 1-thread runs)."""
+    """Four busy threads, the main thread joining them."""
     out = []
 
     def work():
-        out.append(call_heavy(25))
+        out.append(call_heavy(27))
 
     ts = [threading.Thread(target=work) for _ in range(n)]
     for t in ts:
@@ -97,6 +97,7 @@ WORKLOADS = {
     "object-oriented": object_oriented,
     "stdlib-heavy": stdlib_heavy,
     "deep-recursion": deep_recursion,
+    "four-threads": four_threads,
 }
 
 if __name__ == "__main__":
