@@ -7,8 +7,9 @@ timeline, stroboscope without it, then pyinstrument, alternated for --rounds
 rounds. Each child saves its session file (stroboscope's session file,
 pyinstrument's .pyisession) and its HTML report, and reports their sizes in
 bytes, raw and gzipped. The table shows the medians and the ratios
-pyinstrument / stroboscope; stroboscope's HTML is "n/a" until it has an HTML
-renderer.
+pyinstrument / stroboscope. Each HTML file carries everything its page can
+show: stroboscope's the whole session (tree, CPU times, the timeline when
+recorded), pyinstrument's its own session.
 
     python tests/benchmarks/sizes.py [--seconds 5] [--rounds 1] [--interval 0.001]
 """
@@ -57,14 +58,9 @@ with tempfile.TemporaryDirectory() as d:
         s.save(session_path)
         out["samples"] = s.sample_count
         out["session"] = sizes(session_path)
-        try:
-            html = s.render("html")
-        except ValueError:
-            html = None  # no HTML renderer yet
-        if html is not None:
-            with open(html_path, "w", encoding="utf-8") as f:
-                f.write(html)
-            out["html"] = sizes(html_path)
+        with open(html_path, "w", encoding="utf-8") as f:
+            f.write(s.render("html"))
+        out["html"] = sizes(html_path)
     else:
         import pyinstrument
         p = pyinstrument.Profiler(interval=interval)
