@@ -552,11 +552,26 @@ account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
     a->last_late = late;
 }
 
-/* Sampling is over for this interval: count the next deadline from now. */
+/* Sampling is over for this interval: the next deadline counts from now
+ * (the end of the sample, so costly samples cannot make sampling spiral),
+ * less the time the re-arm waited for an event, up to half an interval:
+ * a C call in progress at the re-arm (common in library-heavy code) would
+ * otherwise stretch every interval by its length. The timer still fires at
+ * most once an interval plus the sample's cost. `began` is when the sample
+ * started. */
 static void
-schedule_next(strobe_rearm *r)
+schedule_next(strobe_rearm *r, uint64_t began)
 {
-    atomic_store(&r->deadline_ns, strobe_clock_wall_ns() + r->interval_ns);
+    uint64_t now = strobe_clock_wall_ns();
+    uint64_t fired = atomic_load(&r->fire_wall_ns);
+    uint64_t credit = 0;
+    if (fired != 0 && fired <= began) {
+        credit = began - fired;
+        if (credit > r->interval_ns / 2) {
+            credit = r->interval_ns / 2;
+        }
+    }
+    atomic_store(&r->deadline_ns, now + r->interval_ns - credit);
     atomic_store(&r->state, ST_WAITING);
 }
 
@@ -975,7 +990,7 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
                 strobe_timeline_add(s->session->timeline,
                                     now_wall - s->start_wall_ns, s->ccall_node);
             }
-            schedule_next(r);
+            schedule_next(r, strobe_clock_wall_ns());
         } else {
             /* The next deadline still counts from the end of the c_call
              * sample: time spent in a short C call is not added to it. */
@@ -1003,7 +1018,7 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         return 0;
     }
     strobe_compat_disarm_in_hook(ts, profile_hook);
-    schedule_next(r);
+    schedule_next(r, now_wall);
     return 0;
 }
 #endif /* STROBE_REARM_SIGNAL */
@@ -1021,9 +1036,10 @@ pending_sample(void *arg)
         if (r->all_threads) {
             PyObject *exc_type, *exc_value, *exc_tb;
             PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-            sample_threads(s, PyThreadState_Get(), -1, NULL, strobe_clock_wall_ns());
+            uint64_t began = strobe_clock_wall_ns();
+            sample_threads(s, PyThreadState_Get(), -1, NULL, began);
             PyErr_Restore(exc_type, exc_value, exc_tb);
-            schedule_next(r);
+            schedule_next(r, began);
             rearm_decref(r);
             return 0;
         }
@@ -1045,7 +1061,7 @@ pending_sample(void *arg)
             account(s, &s->acct, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
         }
         PyErr_Restore(exc_type, exc_value, exc_tb);
-        schedule_next(r);
+        schedule_next(r, now_wall);
     }
     rearm_decref(r);
     return 0;
@@ -1088,9 +1104,10 @@ timer_sample(strobe_rearm *r)
         int st = atomic_load(&r->state);
         /* stop() sets ST_IDLE first and clears owner under the GIL */
         if (r->owner != NULL && (st == ST_WAITING || st == ST_FIRED || st == ST_ARMED)) {
-            sample_threads(r->owner, NULL, -1, NULL, strobe_clock_wall_ns());
+            uint64_t began = strobe_clock_wall_ns();
+            sample_threads(r->owner, NULL, -1, NULL, began);
             PyErr_Clear();
-            schedule_next(r);
+            schedule_next(r, began);
         }
         PyGILState_Release(g);
     }
