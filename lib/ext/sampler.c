@@ -1229,6 +1229,7 @@ timer_main(void *arg)
     }
     pthread_mutex_unlock(&r->mu);
     (void)resend_at; /* only the signal path re-sends */
+    (void)backoff;
     return NULL;
 }
 
