@@ -1,6 +1,7 @@
-/* The report page (page.html inlines this): reads the payload render_html.c
- * writes into #strobe-data, builds the view of lib/core/view.c (groups of
- * hidden frames, folded recursion, threshold, sort order) and shows it as a
+/* The report page (page.html inlines this; docs/html-report.md): reads the
+ * payload render_html.c writes into #strobe-data, builds the view of
+ * lib/core/view.c (groups of hidden frames, folded recursion, threshold, sort
+ * order, one thread or all, or all threads merged) and shows it as a
  * virtualised call tree, an icicle flame graph and a timeline. Program strings
  * go in through textContent, setAttribute or fillText only; trees are flat
  * typed arrays in pre-order, walked in loops (no recursion at any depth).
@@ -11,15 +12,17 @@
  * self_wall_ns, total_cpu_ns, self_cpu_ns, samples, hidden_count, recursion};
  * label is a group's label ("json, re") or the function name, as in the JSON
  * report; text is the text report's label. settings() and set(obj) read and
- * change the settings as the controls do; fnmatch(name, pattern) is the glob
- * matcher; visibleRows() counts the rows expanded into view. */
+ * change the settings as the controls do; threads() lists the threads as the
+ * selector does; fnmatch(name, pattern) is the glob matcher; visibleRows()
+ * counts the rows expanded into view. */
 (function () {
   'use strict';
 
   const FLAG_LIBRARY = 1, FLAG_HIDE = 2, FLAG_SHOW = 4;
+  const I32 = Int32Array, U32 = Uint32Array, F64 = Float64Array, U8 = Uint8Array;
   const ROW_H = 22, BOX_H = 18, AXIS_H = 22, INDENT_CAP = 24;
-  const STORE = 'stroboscope.settings';
-  const $ = (id) => document.getElementById(id);
+  const STORE = 'stroboscope.settings', FONT = '12px system-ui, -apple-system, "Segoe UI", sans-serif';
+  const $ = (id) => document.getElementById(id), $$ = (q) => document.querySelectorAll(q);
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -58,7 +61,7 @@
   function text(v) {
     if (v == null) return null;
     if (typeof v === 'string') return v;
-    const h = v[1], b = new Uint8Array(h.length >> 1);
+    const h = v[1], b = new U8(h.length >> 1);
     for (let i = 0; i < b.length; i++) b[i] = parseInt(h.substr(2 * i, 2), 16);
     return utf8(b);
   }
@@ -66,19 +69,75 @@
   const strings = session.strings.map(text);
   const nF = session.frames.length;
   const fName = new Array(nF), fFile = new Array(nF);
-  const fLine = new Int32Array(nF), fKind = new Uint8Array(nF), fLib = new Uint8Array(nF);
+  const fLine = new I32(nF), fKind = new U8(nF), fLib = new U8(nF);
   session.frames.forEach((r, i) => {
     fName[i] = strings[r[0]]; fFile[i] = strings[r[1]];
     fLine[i] = r[2]; fKind[i] = r[3]; fLib[i] = payload.library[i] === '1' ? 1 : 0;
   });
 
   const nN = session.nodes.length;
-  const tParent = new Int32Array(nN), tFrame = new Int32Array(nN), tLine = new Int32Array(nN);
-  const tWall = new Float64Array(nN), tCpu = new Float64Array(nN), tSamples = new Float64Array(nN);
+  const tParent = new I32(nN), tFrame = new I32(nN), tLine = new I32(nN);
+  const tWall = new F64(nN), tCpu = new F64(nN), tSamples = new F64(nN);
   session.nodes.forEach((r, i) => {
     tParent[i] = r[0] == null ? -1 : r[0]; tFrame[i] = r[1] == null ? -1 : r[1];
     tLine[i] = r[2]; tWall[i] = r[3]; tCpu[i] = r[4]; tSamples[i] = r[5];
   });
+
+  /* == threads == */
+
+  /* An all-threads session puts each thread under a child of the root whose
+   * frame is synthetic and named "name (tid N)": session.py's _THREAD_LABEL
+   * (re.S; \d matches any Unicode digit in a Python str pattern). */
+  const THREAD_RE = /^([\s\S]*) \(tid (\p{Nd}+)\)$/u;
+  const threadOf = (f) => fKind[f] === 2 && THREAD_RE.exec(fName[f]);
+  /* ViewOptions(thread=which): the name, or the tid, equal. */
+  const threadIs = (f, which) => { const m = threadOf(f); return !!m && (m[1] === which || m[2] === which); };
+
+  /* The threads, each with its total times and the key the selector stores:
+   * its name when no other thread has it (so the choice carries over to the
+   * next run), else its tid. */
+  const isThreadRoot = new U8(nF), threads = [];
+  {
+    const tw = new F64(nN), tc = new F64(nN);
+    for (let i = nN - 1; i > 0; i--) {
+      const p = tParent[i], f = tFrame[i], m = p === 0 && threadOf(f);
+      tw[i] += tWall[i]; tc[i] += tCpu[i]; tw[p] += tw[i]; tc[p] += tc[i];
+      if (m) { isThreadRoot[f] = 1; threads.push({ frame: f, name: m[1], tid: m[2], wall_ns: tw[i], cpu_ns: tc[i] }); }
+    }
+    for (const t of threads) t.key = threads.some((u) => u !== t && u.name === t.name) ? t.tid : t.name;
+  }
+
+  /* The frames the view keeps at the top for S.thread (view.c's FOCUS), or
+   * null: every thread, as when nothing matches. */
+  function focusFrames(which) {
+    const focus = new U8(nF).map((_, f) => threadIs(f, which));
+    return focus.includes(1) ? focus : null;
+  }
+
+  /* The raw tree, or all threads folded into one: thread roots dropped, and
+   * children with the same frame under the same (merged) parent made one
+   * node, times added, the line the first one had. Parents come before
+   * children in both, so one pass in id order does it. of: raw id -> id. */
+  const rawTree = { n: nN, parent: tParent, frame: tFrame, line: tLine, wall: tWall, cpu: tCpu, samples: tSamples, of: null };
+  let mergedTree = null;
+  function merged() {
+    if (mergedTree) return mergedTree;
+    const I = () => new I32(nN), F = () => new F64(nN), slots = new Map();
+    const T = { n: 1, parent: I(), frame: I(), line: I(), wall: F(), cpu: F(), samples: F(), of: I() };
+    for (let i = 0; i < nN; i++) {
+      let v = 0;
+      if (i > 0 && !(tParent[i] === 0 && isThreadRoot[tFrame[i]])) {
+        const p = T.of[tParent[i]], key = p * (nF + 1) + tFrame[i];
+        v = slots.get(key);
+        if (v === undefined) {
+          v = T.n++; slots.set(key, v);
+          T.parent[v] = p; T.frame[v] = tFrame[i]; T.line[v] = tLine[i];
+        }
+      }
+      T.of[i] = v; T.wall[v] += tWall[i]; T.cpu[v] += tCpu[i]; T.samples[v] += tSamples[i];
+    }
+    return (mergedTree = T);
+  }
 
   /* == patterns == */
 
@@ -143,11 +202,10 @@
   }
 
   /* One flag byte per frame, as ViewOptions.frame_flags (session.py) does. */
-  function frameFlags(s) {
-    const inputs = s.inputs || {};
+  function frameFlags(s, inputs = {}) {
     const hide = compile(s.hide, true, inputs.hide).concat(compile(s.hide_regex, false, inputs.hide_regex));
     const show = compile(s.show, true, inputs.show).concat(compile(s.show_regex, false, inputs.show_regex));
-    const flags = new Uint8Array(nF);
+    const flags = new U8(nF);
     for (let f = 0; f < nF; f++) {
       const file = fFile[f];
       let fl = fLib[f] ? FLAG_LIBRARY : 0;
@@ -182,12 +240,14 @@
     return best;
   }
 
-  function buildView(flags, o) {
+  /* T: the tree to fold (rawTree or merged()); focus: focusFrames(). */
+  function buildView(flags, o, T, focus) {
+    const { n: nN, parent: tParent, frame: tFrame, line: tLine, wall: tWall, cpu: tCpu, samples: tSamples } = T;
     const cap = nN + 1, K = 2 * nF + 2;
-    const bp = new Int32Array(cap), bf = new Int32Array(cap), bl = new Int32Array(cap);
-    const bh = new Uint32Array(cap), br = new Uint32Array(cap), bg = new Int32Array(cap);
-    const sw = new Float64Array(cap), sc = new Float64Array(cap), ss = new Float64Array(cap);
-    const map = new Int32Array(nN), run = new Uint32Array(nN), slots = new Map(), groups = [];
+    const bp = new I32(cap), bf = new I32(cap), bl = new I32(cap);
+    const bh = new U32(cap), br = new U32(cap), bg = new I32(cap);
+    const sw = new F64(cap), sc = new F64(cap), ss = new F64(cap);
+    const map = new I32(nN), run = new U32(nN), slots = new Map(), groups = [];
     const hidden = (f) => !o.show_all && !(flags[f] & FLAG_SHOW) && (flags[f] & (FLAG_LIBRARY | FLAG_HIDE)) !== 0;
     const addName = (g, f) => {
       const gi = groups[g], s = shortName(f);
@@ -199,7 +259,11 @@
     for (let i = 0; i < nN; i++) {
       let v = 0;
       if (i === 0) run[0] = 1;
-      else {
+      else if (map[tParent[i]] < 0 || (focus && tParent[i] === 0 && !focus[tFrame[i]])) {
+        /* not in focus, nor its subtree */
+        map[i] = -1;
+        continue;
+      } else {
         const tp = tParent[i], f = tFrame[i], p = map[tp], hid = hidden(f);
         run[i] = 1;
         if (o.collapse_recursion && p !== 0 && bh[p] === 0 && bf[p] === f) {
@@ -224,25 +288,25 @@
     for (let i = count - 1; i > 0; i--) { const p = bp[i]; tw[p] += tw[i]; tc[p] += tc[i]; ts[p] += ts[i]; }
 
     const tot = o.time === 'cpu' ? tc : tw, limit = o.threshold / 100 * tot[0];
-    const keep = new Uint8Array(count), ent = [];
+    const keep = new U8(count), ent = [];
     keep[0] = 1;
     for (let i = 1; i < count; i++) {
       if (keep[bp[i]] && (o.show_all || !(tot[i] < limit))) { keep[i] = 1; ent.push(i); }
     }
     ent.sort((a, b) => bp[a] - bp[b] || tot[b] - tot[a] || bf[a] - bf[b] ||
       (bh[a] > 0) - (bh[b] > 0) || a - b);
-    const first = new Int32Array(count), nch = new Uint32Array(count);
+    const first = new I32(count), nch = new U32(count);
     ent.forEach((e, k) => { if (nch[bp[e]]++ === 0) first[bp[e]] = k; });
 
     const n = ent.length + 1, V = {
-      n, parent: new Int32Array(n), frame: new Int32Array(n), line: new Int32Array(n),
-      hidden: new Uint32Array(n), rec: new Uint32Array(n), depth: new Uint32Array(n),
-      end: new Uint32Array(n), tw: new Float64Array(n), sw: new Float64Array(n),
-      tc: new Float64Array(n), sc: new Float64Array(n), samples: new Float64Array(n),
-      glabel: [], key: new Int32Array(n), maxDepth: 0, flags,
-      map, bp, newId: new Int32Array(count).fill(-1),
+      n, parent: new I32(n), frame: new I32(n), line: new I32(n),
+      hidden: new U32(n), rec: new U32(n), depth: new U32(n),
+      end: new U32(n), tw: new F64(n), sw: new F64(n),
+      tc: new F64(n), sc: new F64(n), samples: new F64(n),
+      glabel: [], key: new I32(n), maxDepth: 0, flags,
+      map, of: T.of, bp, newId: new I32(count).fill(-1),
     };
-    const stack = new Int32Array(count);
+    const stack = new I32(count);
     let sp = 0, next = 0;
     stack[sp++] = 0;
     while (sp > 0) {
@@ -318,9 +382,13 @@
     hide: (defaults.hide || []).slice(), show: (defaults.show || []).slice(),
     hide_regex: (defaults.hide_regex || []).slice(), show_regex: (defaults.show_regex || []).slice(),
     collapse_recursion: defaults.collapse_recursion !== false,
+    /* thread: null (every thread, each under its root) or a name or tid;
+     * merge_threads: all threads folded into one tree (thread is then null). */
+    thread: typeof defaults.thread === 'string' ? defaults.thread : null,
+    merge_threads: false,
     tab: 'tree',
   };
-  const SAVED = ['time', 'threshold', 'show_all', 'hide', 'show', 'hide_regex', 'show_regex', 'tab'];
+  const SAVED = Object.keys(S).filter((k) => k !== 'collapse_recursion');
 
   const lines = (s) => s.split('\n').map((x) => x.replace(/\r$/, '')).filter((x) => x !== '');
 
@@ -330,11 +398,18 @@
     if (!saved || typeof saved !== 'object') return;
     for (const k of defaults.explicit ? ['tab'] : SAVED) {
       const v = saved[k];
+      if (k === 'thread' && (v === null || typeof v === 'string')) { S.thread = v; continue; }
       if (v === undefined || typeof v !== typeof S[k] || Array.isArray(v) !== Array.isArray(S[k])) continue;
       S[k] = Array.isArray(v) ? v.filter((x) => typeof x === 'string') : v;
     }
     if (S.time !== 'cpu') S.time = 'wall';
     if (!(S.threshold >= 0 && S.threshold <= 100)) S.threshold = 1;
+  }
+
+  /* A thread this session does not have means every thread. */
+  function checkThread() {
+    if (!threads.length) S.merge_threads = false;
+    if (S.merge_threads || !threads.some((t) => threadIs(t.frame, S.thread))) S.thread = null;
   }
 
   function saveSettings() {
@@ -346,20 +421,23 @@
   /* == state == */
 
   let V = null, flags = null, flagsFor = '';
-  let expanded = new Set();      // stable keys of expanded nodes
-  let vis = new Int32Array(0);   // call-tree rows on screen, view ids
+  /* expanded: stable keys of expanded nodes; vis: call-tree rows on screen,
+   * view ids; timer: typed input not yet applied; viewThread: the threads
+   * the view shows. */
+  let expanded = new Set(), vis = new I32(0), viewThread;
   let selKey = 0, query = '', hits = null, hitList = [], hitAt = -1;
-  let zoomKey = 0, timer = 0;   // timer: typed input not yet applied
+  let zoomKey = 0, timer = 0;
 
   function rebuild() {
     const pk = JSON.stringify([S.hide, S.show, S.hide_regex, S.show_regex]);
     if (pk !== flagsFor) {
-      flags = frameFlags({ hide: S.hide, show: S.show, hide_regex: S.hide_regex, show_regex: S.show_regex, inputs: ui.inputs });
+      flags = frameFlags(S, ui.inputs);
       flagsFor = pk;
     }
-    const first = V === null;
-    V = buildView(flags, S);
-    if (first) expandDefault();
+    const first = V === null, tk = S.merge_threads ? '\u0000' : S.thread;
+    V = buildView(flags, S, S.merge_threads ? merged() : rawTree, focusFrames(S.thread));
+    if (first || tk !== viewThread) expandDefault();
+    viewThread = tk; tlData = null;
     findHits();
     refresh();
   }
@@ -376,7 +454,7 @@
   const hasKids = (i) => V.end[i] > i + 1;
 
   function computeVisible() {
-    const out = new Int32Array(V.n);
+    const out = new I32(V.n);
     let m = 0, i = 1;
     while (i < V.n) {
       out[m++] = i;
@@ -389,8 +467,8 @@
     hits = null; hitList = []; hitAt = -1;
     const q = query.toLowerCase();
     if (q) {
-      hits = new Uint8Array(V.n);
-      const seen = new Uint8Array(V.n);
+      hits = new U8(V.n);
+      const seen = new U8(V.n);
       for (let i = 1; i < V.n; i++) {
         const f = V.frame[i];
         const hay = V.hidden[i] ? labelText(i) : fName[f] + '\u0000' + fFile[f];
@@ -442,8 +520,7 @@
     if (hits && hits[i]) row.classList.add('hit');
     const sh = share(i), w = V.tw[0] > 0 ? 100 * waitNs(i) / V.tw[0] : 0;
     row.appendChild(el('span', 'num', fmtTime(V.tot[i])));
-    const bar = el('span', 'share');
-    const fill = el('span', 'fill');
+    const bar = el('span', 'share'), fill = el('span', 'fill');
     fill.style.width = Math.min(100, sh) + '%';
     bar.append(fill, el('span', 'pct', pct(sh)));
     row.appendChild(bar);
@@ -465,7 +542,7 @@
       if (V.rec[i] > 1) name.appendChild(el('span', 'tag', 'recursion \u00d7' + V.rec[i]));
     }
     row.appendChild(name);
-    row.setAttribute('title', labelText(i) + '\n' + fmtTime(V.tw[i]) + ' wall, ' + fmtTime(V.tc[i]) + ' CPU, ' + fmtTime(waitNs(i)) + ' waiting, ' + V.samples[i] + ' samples');
+    row.setAttribute('title', nodeLines(i).join('\n'));
     return row;
   }
 
@@ -553,7 +630,7 @@
       const c = pane.ctx;
       c.setTransform(dpr, 0, 0, dpr, 0, 0);
       c.clearRect(0, 0, w, h);
-      c.font = '12px system-ui, -apple-system, "Segoe UI", sans-serif';
+      c.font = FONT;
       c.textBaseline = 'middle';
       draw(c, w, h, box.scrollTop);
     };
@@ -633,8 +710,8 @@
   });
 
   function layoutFlame() {
-    flameX = new Float64Array(V.n);
-    const next = new Float64Array(V.n);
+    flameX = new F64(V.n);
+    const next = new F64(V.n);
     for (let i = 1; i < V.n; i++) {
       const p = V.parent[i];
       flameX[i] = flameX[p] + next[p];
@@ -682,33 +759,43 @@
 
   /* The timeline: the stack of each moment, time across, depth down. */
   const TL = session.timeline;
-  let tlRange = null, tlLeaf = null, tlGrid = null, tlRows = [0, 0], tlCache = null;
+  let tlRange = null, tlLeaf = null, tlGrid = null, tlRows = [0, 0], tlData = null;
   const tlEnd = TL ? Math.max(meta.duration_ns, TL.times.length ? TL.times[TL.times.length - 1] + TL.stride * meta.interval_ns : 0) : 0;
 
-  function tlView(raw) {
-    if (tlCache[raw] >= 0) return tlCache[raw];
-    let b = V.map[raw];
-    while (V.newId[b] < 0) b = V.bp[b];
-    return (tlCache[raw] = V.newId[b]);
+  /* The samples in the view (a chosen thread's only) and their view nodes:
+   * a leaf under the threshold shows as its nearest kept ancestor. */
+  function tlSamples() {
+    if (tlData) return tlData;
+    const n = TL.times.length, times = new F64(n), leaf = new I32(n);
+    let m = 0;
+    for (let k = 0; k < n; k++) {
+      const raw = TL.nodes[k];
+      let b = V.map[V.of ? V.of[raw] : raw];
+      if (b < 0) continue;
+      while (V.newId[b] < 0) b = V.bp[b];
+      times[m] = TL.times[k]; leaf[m++] = V.newId[b];
+    }
+    return (tlData = { times: times.subarray(0, m), leaf: leaf.subarray(0, m) });
   }
 
-  /* A sample's wall time is the time since the sample before it, so sample
-   * k stands for the moments from the previous kept sample to times[k]. */
+  /* A sample's wall time is the time since the sample before it (of its
+   * thread), so sample k stands for the moments from the previous kept
+   * sample to times[k]. */
   function tlColumns(w) {
-    const [t0, t1] = tlRange, times = TL.times, step = TL.stride * meta.interval_ns;
-    tlLeaf = new Int32Array(w).fill(-1);
+    const [t0, t1] = tlRange, { times, leaf } = tlSamples(), step = TL.stride * meta.interval_ns;
+    tlLeaf = new I32(w).fill(-1);
     let k = 0;
     for (let c = 0; c < w; c++) {
       const t = t0 + (c + 0.5) * (t1 - t0) / w;
       while (k < times.length && times[k] < t) k++;
-      if (k < times.length && t >= (k > 0 ? times[k - 1] : times[0] - step)) tlLeaf[c] = tlView(TL.nodes[k]);
+      if (k < times.length && t >= (k > 0 ? times[k - 1] : times[0] - step)) tlLeaf[c] = leaf[k];
     }
   }
 
   const timeline = canvasPane($('tl-box'), (c, w, h, top) => {
     tlColumns(w);
     const d0 = Math.max(1, Math.floor((top - AXIS_H) / BOX_H) + 1), d1 = d0 + Math.ceil(h / BOX_H) + 1;
-    const rows = d1 - d0 + 1, grid = new Int32Array(rows * w).fill(-1);
+    const rows = d1 - d0 + 1, grid = new I32(rows * w).fill(-1);
     for (let x = 0; x < w; x++) {
       const leaf = tlLeaf[x];
       if (leaf < 0) continue;
@@ -784,10 +871,10 @@
 
   function header() {
     const dur = meta.duration_ns / 1e9, cpu = meta.cpu_ns / 1e9, iv = meta.interval_ns;
-    const d = new Date(meta.start_time * 1000), two = (x) => String(x).padStart(2, '0');
+    const t = meta.start_time * 1000, d = new Date(t - new Date(t).getTimezoneOffset() * 6e4);
     $('target').textContent = text(meta.target) || '';
     const items = [
-      ['Date', d.getFullYear() + '-' + two(d.getMonth() + 1) + '-' + two(d.getDate()) + ' ' + two(d.getHours()) + ':' + two(d.getMinutes()) + ':' + two(d.getSeconds())],
+      ['Date', d.toISOString().slice(0, 19).replace('T', ' ')],
       ['Duration', dur.toFixed(3) + ' s'],
       ['Samples', String(meta.sample_count)],
       ['Rate', dur > 0 ? Math.round(meta.sample_count / dur) + '/s' : '\u2013'],
@@ -809,8 +896,8 @@
   }
 
   function syncControls() {
-    document.querySelectorAll('[data-time]').forEach((b) => b.setAttribute('aria-pressed', b.dataset.time === S.time));
-    document.querySelectorAll('[data-tab]').forEach((b) => b.setAttribute('aria-selected', b.dataset.tab === S.tab));
+    $$('[data-time]').forEach((b) => b.setAttribute('aria-pressed', b.dataset.time === S.time));
+    $$('[data-tab]').forEach((b) => b.setAttribute('aria-selected', b.dataset.tab === S.tab));
     /* Leave alone what is being typed, or means the same. */
     const th = $('threshold');
     if (!timer && parseFloat(th.value) !== S.threshold) th.value = S.threshold;
@@ -818,9 +905,29 @@
     for (const k in ui.inputs) {
       if (!timer && lines(ui.inputs[k].value).join('\n') !== S[k].join('\n')) ui.inputs[k].value = S[k].join('\n');
     }
+    syncThreads();
     const n = S.hide.length + S.show.length + S.hide_regex.length + S.show_regex.length;
     $('filters-btn').textContent = n ? 'Filters (' + n + ')' : 'Filters';
     for (const p of ['tree', 'flame', 'timeline']) $('pane-' + p).hidden = S.tab !== p;
+  }
+
+  /* The thread selector: every thread, busiest first by the chosen time,
+   * each with its share of waiting (wall - CPU). */
+  let threadsFor = '';
+  function syncThreads() {
+    const sel = $('thread'), ns = S.time + '_ns';
+    $('thread-box').hidden = !threads.length;
+    if (threadsFor !== S.time) {
+      threadsFor = S.time;
+      threads.sort((a, b) => b[ns] - a[ns] || a.frame - b.frame);
+      const opt = (label, v) => { const o = el('option', null, label); o.setAttribute('value', v); return o; };
+      sel.replaceChildren(opt('All threads', 'all'), opt('All threads merged', 'merged'), ...threads.map((t, k) => {
+        const w = t.wall_ns > 0 ? Math.round(100 * Math.max(0, t.wall_ns - t.cpu_ns) / t.wall_ns) : 0;
+        return opt(t.name + ' (tid ' + t.tid + ') \u2013 ' + fmtTime(t[ns]) + (w ? ', ' + w + '% waiting' : ''), 't' + k);
+      }));
+    }
+    const m = threads.filter((t) => threadIs(t.frame, S.thread));
+    sel.value = S.merge_threads ? 'merged' : S.thread == null ? 'all' : m.length === 1 ? 't' + threads.indexOf(m[0]) : '';
   }
 
   function refresh() {
@@ -829,7 +936,6 @@
     else if (S.tab === 'flame') { layoutFlame(); drawFlame(); }
     else if (S.tab === 'timeline') {
       if (!TL) return;
-      tlCache = new Int32Array(nN).fill(-1);
       if (!tlRange) tlRange = [0, tlEnd];
       timeline.height = AXIS_H + V.maxDepth * BOX_H + 4;
       timeline.draw();
@@ -860,6 +966,7 @@
       if (k !== 'tab') view = true;
       S[k] = changes[k];
     }
+    checkThread();
     saveSettings();
     if (view) rebuild();
     else { if (newQuery) findHits(); refresh(); }
@@ -867,14 +974,18 @@
 
   const later = () => { clearTimeout(timer); timer = setTimeout(() => set({}), 250); };
 
-  document.querySelectorAll('[data-time]').forEach((b) => b.addEventListener('click', () => set({ time: b.dataset.time })));
-  document.querySelectorAll('[data-tab]').forEach((b) => b.addEventListener('click', () => { hideTip(); set({ tab: b.dataset.tab }); }));
+  $$('[data-time]').forEach((b) => b.addEventListener('click', () => set({ time: b.dataset.time })));
+  $$('[data-tab]').forEach((b) => b.addEventListener('click', () => { hideTip(); set({ tab: b.dataset.tab }); }));
   $('threshold').addEventListener('input', (ev) => {
     const v = parseFloat(ev.target.value);
     ev.target.classList.toggle('bad', !(v >= 0 && v <= 100));
     later();
   });
   $('showall').addEventListener('change', (ev) => set({ show_all: ev.target.checked }));
+  $('thread').addEventListener('change', (ev) => {
+    const v = ev.target.value, t = threads[+v.slice(1)];
+    set({ thread: t ? t.key : null, merge_threads: v === 'merged' });
+  });
   for (const k in ui.inputs) ui.inputs[k].addEventListener('input', later);
   $('filters-btn').addEventListener('click', () => {
     const f = $('filters');
@@ -899,6 +1010,7 @@
   /* == start == */
 
   loadSettings();
+  checkThread();
   if (!TL) {
     const b = document.querySelector('[data-tab="timeline"]');
     b.disabled = true;
@@ -908,7 +1020,7 @@
   header();
   {
     const c = flame.ctx;
-    c.font = '12px system-ui, -apple-system, "Segoe UI", sans-serif';
+    c.font = FONT;
     charW = c.measureText('abcdefghijklmnopqrstuvwxyz_.ABCDEF').width / 34 || 6.6;
   }
   rebuild();
@@ -930,6 +1042,7 @@
       return out;
     },
     settings() { const o = {}; for (const k of SAVED) o[k] = S[k]; return JSON.parse(JSON.stringify(o)); },
+    threads() { return threads.map((t) => ({ ...t })); },
     set, fnmatch,
     visibleRows() { return vis.length; },
   };

@@ -86,6 +86,8 @@ def report(browser):
 
 @pytest.fixture(scope="session")
 def busy_session(tmp_path_factory):
-    """A real profile of examples/busy.py, with a timeline."""
+    """A real profile of examples/busy.py, with a timeline: of its main thread
+    only, so the tree starts at <module> (test_report_threads.py has the
+    all-threads sessions)."""
     d = tmp_path_factory.mktemp("busy")
-    return profile(EXAMPLES / "busy.py", d / "busy.strobe", options=["--timeline"])
+    return profile(EXAMPLES / "busy.py", d / "busy.strobe", options=["--timeline", "--main-thread"])

@@ -6,13 +6,15 @@ import json
 import pathlib
 import subprocess
 import sys
-import time
 
 import pytest
-from pagetools import EXAMPLES, profile, render_html, render_json
+from pagetools import EXAMPLES, assert_parity, painted, profile, render_html, render_json
 
 from stroboscope import _core
 from stroboscope.session import Session
+
+# The page is the same on every Python: the full runs (3.11, 3.12) drive it.
+pytestmark = pytest.mark.full
 
 DOM_DEPTH = """() => {
   let max = 0;
@@ -51,14 +53,22 @@ def test_loads_without_errors_or_network(busy):
     meta = page.locator("#meta").text_content()
     for word in ("Duration", "Samples", "Rate", "Interval", "CPU", "Python", "Re-arm"):
         assert word in meta
+    assert page.locator("#thread-box").is_hidden()  # one thread: no selector
     busy.shot("tree")
     busy.assert_clean()
 
 
 def test_template_is_small():
-    templates = pathlib.Path(__file__).resolve().parents[2] / "report_templates"
-    size = sum((templates / n).stat().st_size for n in ("page.html", "report.css", "report.js"))
-    assert size < 50_000, size
+    """The page as the extension embeds it (embed.py: comments and
+    indentation dropped), without a payload."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "report_templates"))
+    try:
+        import embed
+    finally:
+        sys.path.pop(0)
+    head, tail = embed.page_parts()
+    size = len(head.encode()) + len(tail.encode())
+    assert size < 45_000, size  # the budget: trim before adding
 
 
 def test_ten_times_smaller_than_pyinstrument(tmp_path):
@@ -170,16 +180,6 @@ def test_wall_cpu_toggle(busy, busy_session):
 # -- flame graph and timeline ------------------------------------------------
 
 
-def painted(report, selector):
-    """How many pixels of the canvas are not blank."""
-    return report.page.evaluate(
-        """(sel) => { const c = document.querySelector(sel);
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }""",
-        selector,
-    )
-
-
 def tip(report):
     t = report.page.locator("#tip")
     return t.text_content() if t.is_visible() else None
@@ -257,7 +257,8 @@ def test_settings_persist_across_reload(busy):
     wait_settled(busy)
     page.click("[data-tab=flame]")
     want = {"time": "cpu", "threshold": 2.5, "show_all": True, "hide": ["*/nothing/*", "*/neither/*"],
-            "show": [], "hide_regex": [], "show_regex": ["json"], "tab": "flame"}
+            "show": [], "hide_regex": [], "show_regex": ["json"], "thread": None, "merge_threads": False,
+            "tab": "flame"}
     assert busy.settings() == want
     page.reload()
     page.wait_for_function("window.stroboscope !== undefined")
@@ -399,8 +400,9 @@ def test_deep_chain(report, tmp_path):
     report.assert_clean()
 
 
-def test_large_session_opens_quickly(report, tmp_path):
-    """About 100,000 nodes: the page must be usable in under 2 seconds."""
+def test_large_session_opens(report, tmp_path):
+    """About 100,000 nodes open, rows virtualised. How fast is measured by
+    tests/benchmarks/html_open.py, not here."""
     data = _core.new_session()
     files = [f"/app/mod{m}.py" for m in range(50)]
     for s in range(20_000):
@@ -415,11 +417,9 @@ def test_large_session_opens_quickly(report, tmp_path):
     path.write_text(Session(data).render("html", threshold=0.1), encoding="utf-8")
     nodes = len(json.loads(data.to_bytes())["nodes"])
     assert nodes > 50_000
-    start = time.monotonic()
     report.open(path)
     report.page.wait_for_selector("#rows .row")
-    elapsed = time.monotonic() - start
-    assert elapsed < 2.0, elapsed
+    assert report.page.locator("#rows .row").count() < 200
     report.page.click("[data-tab=flame]")
     report.shot("large-flame")
     report.assert_clean()
@@ -428,38 +428,10 @@ def test_large_session_opens_quickly(report, tmp_path):
 # -- parity with the JSON report (the C view) ----------------------------------
 
 
-def assert_parity(rows, doc):
-    """rows (window.stroboscope.viewRows()) are the JSON report's nodes."""
-    nodes, frames = doc["nodes"], doc["frames"]
-    assert len(rows) == len(nodes)
-    depth = {}
-    for r, n in zip(rows, nodes):
-        depth[n["id"]] = 0 if n["parent"] is None else depth[n["parent"]] + 1
-        f = n["frame"]
-        want = {
-            "depth": depth[n["id"]],
-            "frame": -1 if f is None else f,
-            "label": n.get("label", "" if f is None else frames[f]["name"]),
-            "file": "" if f is None else frames[f]["file"],
-            "line": n["line"],
-            "hidden_count": n.get("hidden_count", 0),
-            "recursion": n.get("recursion", 1),
-            "samples": n["samples"],
-        }
-        got = {k: r[k] for k in want}
-        got["recursion"] = max(1, got["recursion"])
-        assert got == want, (got, want)
-        for key in ("total_wall", "self_wall", "total_cpu", "self_cpu"):
-            assert r[key + "_ns"] / 1e9 == pytest.approx(n[key], rel=1e-12, abs=1e-15), (key, r, n)
-
-
 PARITY_SCRIPT = '''
 import json, os, re, sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers"))
 import util
-
-# The page is the same on every Python: the full runs (3.11, 3.12) drive it.
-pytestmark = pytest.mark.full
 
 def hook(d):
     s = 0
@@ -522,7 +494,8 @@ def test_parity_through_payload(report, parity_session, tmp_path, options):
 
 
 def settings_of(options):
-    s = {"time": "wall", "threshold": 1.0, "show_all": False, "hide": [], "show": [], "hide_regex": [], "show_regex": []}
+    s = {"time": "wall", "threshold": 1.0, "show_all": False, "hide": [], "show": [], "hide_regex": [], "show_regex": [],
+         "thread": None, "merge_threads": False}
     it = iter(options)
     for opt in it:
         key = opt[2:].replace("-", "_")
