@@ -56,6 +56,7 @@ enum {
 typedef struct Sampler Sampler;
 
 #define STROBE_LINE_CACHE 4096 /* a power of two */
+#define STROBE_FIRE_CLOCKS 16  /* threads whose CPU time the timer reads */
 
 /* What the timer thread, the signal handler and the pending call share. It
  * outlives the Sampler while a pending call still points at it. */
@@ -64,11 +65,15 @@ typedef struct strobe_rearm {
     atomic_int state;
     atomic_uint_fast64_t deadline_ns;
     atomic_uint_fast64_t fire_wall_ns; /* when the timer last re-armed */
-    atomic_uint_fast64_t fire_cpu_ns;  /* read from fire_clock: */
-    atomic_int fire_clock;   /* the CPU clock the timer reads at a re-arm:
-                                the profiled thread's, or with all threads
-                                the only thread's, or 0 (none) */
-    atomic_int fire_clock_used; /* the one read for fire_cpu_ns */
+    /* The CPU clocks the timer reads at a re-arm (the profiled thread's, or
+     * with all threads the first STROBE_FIRE_CLOCKS threads'), published by
+     * the sampler; and what it read at the last re-arm, for the split
+     * estimator (see account()). */
+    atomic_int fire_clock[STROBE_FIRE_CLOCKS];
+    atomic_int n_fire_clocks;
+    atomic_int fire_clock_used[STROBE_FIRE_CLOCKS];
+    atomic_uint_fast64_t fire_cpu_ns[STROBE_FIRE_CLOCKS];
+    atomic_int n_fire_used;
     atomic_int stopping;
     atomic_int errors;
     atomic_uint_fast64_t fires; /* re-arm requests sent, re-sends included */
@@ -136,6 +141,7 @@ struct Sampler {
     strobe_acct *threads;   /* all threads: one per live thread */
     size_t n_threads, cap_threads;
     uint64_t tick;          /* all threads: samples taken */
+    PyThreadState *running_ts; /* all threads: the one taking the sample */
     uint64_t tick_wall_ns;  /* all threads: time of the previous one */
 
     Py_tracefunc saved_func; /* profile function installed before start() */
@@ -481,10 +487,18 @@ account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
     uint64_t dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
     uint64_t pw = 0, pc = 0; /* the previous stack's part of this gap */
     uint64_t fw = atomic_load(&r->fire_wall_ns);
-    uint64_t fc = atomic_load(&r->fire_cpu_ns);
-    /* The split needs this thread's CPU time at the re-arm: with all
-     * threads, the timer reads it only while there is one thread. */
-    int fired_in_gap = atomic_load(&r->fire_clock_used) == (int)a->cpu_clock &&
+    /* The split needs this thread's CPU time at the re-arm, which the timer
+     * read if the thread was among the first STROBE_FIRE_CLOCKS. */
+    uint64_t fc = 0;
+    int read_at_fire = 0;
+    for (int i = 0, n = atomic_load(&r->n_fire_used); i < n; i++) {
+        if (atomic_load(&r->fire_clock_used[i]) == (int)a->cpu_clock) {
+            fc = atomic_load(&r->fire_cpu_ns[i]);
+            read_at_fire = 1;
+            break;
+        }
+    }
+    int fired_in_gap = read_at_fire &&
                        fw > a->last_wall_ns && fw <= now_wall &&
                        fc >= a->last_cpu_ns && fc <= now_cpu;
     /* CPU density (CPU / wall) of the new stack over [fire, now], the part
@@ -494,8 +508,11 @@ account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
     if (fired_in_gap) {
         if (now_wall - fw >= 20000) {
             rho_new = (double)(now_cpu - fc) / (double)(now_wall - fw);
-        } else {
+        } else if (!s->all_threads || a->ts == s->running_ts) {
             rho_new = 1.0; /* it ran bytecode right at the re-arm: computing */
+        } else {
+            /* another thread, blocked or waiting for the GIL meanwhile */
+            rho_new = now_cpu > fc ? 1.0 : 0.0;
         }
         /* A sample that comes late ends a blocking call (or a long C call):
          * right after it the program moves on, like after a return. */
@@ -504,6 +521,14 @@ account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
     if (s->split_estimator && a->last_leaf != STROBE_NO_NODE && fired_in_gap) {
         uint64_t w = fw - a->last_wall_ns; /* who ran here is unknown */
         uint64_t c = fc - a->last_cpu_ns;
+        if (s->all_threads && a->ts != s->running_ts) {
+            /* A thread other than the sampling one may have changed what
+             * it does after the re-arm too (an event there fires nothing):
+             * the whole gap is unknown; [fire, now] only tells whether it
+             * computes or waits now. */
+            w = dw;
+            c = dc;
+        }
         if (rho_new >= 0 && a->last_rho >= 0 && fabs(a->last_rho - rho_new) > 0.5) {
             /* One stack computed, the other waited: the CPU burnt in the
              * unknown part says how long the computing one ran. */
@@ -691,6 +716,22 @@ thread_label(Sampler *s, strobe_acct *a)
     return rc;
 }
 
+/* Tells the timer whose CPU clocks to read at the next re-arm. */
+static void
+publish_fire_clocks(Sampler *s)
+{
+    strobe_rearm *r = s->rearm;
+    int n = 0;
+    if (!r->all_threads) {
+        atomic_store(&r->fire_clock[n++], (int)r->cpu_clock);
+    } else {
+        for (size_t i = 0; i < s->n_threads && n < STROBE_FIRE_CLOCKS; i++) {
+            atomic_store(&r->fire_clock[n++], (int)s->threads[i].cpu_clock);
+        }
+    }
+    atomic_store(&r->n_fire_clocks, n);
+}
+
 static int
 stop_at_first(void *arg, PyCodeObject *co, int lasti)
 {
@@ -715,6 +756,7 @@ sample_threads(Sampler *s, PyThreadState *event_ts, int what, PyObject *arg,
                uint64_t now_wall)
 {
     uint64_t tick = ++s->tick;
+    s->running_ts = event_ts;
     if (stack_reserve(s, 2) < 0) {
         atomic_fetch_or(&s->rearm->errors, ERR_NOMEM);
         return;
@@ -771,8 +813,7 @@ sample_threads(Sampler *s, PyThreadState *event_ts, int what, PyObject *arg,
     }
     s->session->sample_count++;
     s->tick_wall_ns = now_wall;
-    atomic_store(&s->rearm->fire_clock,
-                 s->n_threads == 1 ? (int)s->threads[0].cpu_clock : 0);
+    publish_fire_clocks(s);
 }
 
 /* ---- re-arm by signal (3.9 - 3.11) --------------------------------------- */
@@ -1143,9 +1184,13 @@ timer_main(void *arg)
                 continue;
             }
             atomic_store(&r->fire_wall_ns, now);
-            clockid_t fclk = (clockid_t)atomic_load(&r->fire_clock);
-            atomic_store(&r->fire_cpu_ns, fclk ? thread_cpu_ns(fclk) : 0);
-            atomic_store(&r->fire_clock_used, (int)fclk);
+            int nclk = atomic_load(&r->n_fire_clocks);
+            for (int i = 0; i < nclk; i++) {
+                clockid_t fclk = (clockid_t)atomic_load(&r->fire_clock[i]);
+                atomic_store(&r->fire_cpu_ns[i], thread_cpu_ns(fclk));
+                atomic_store(&r->fire_clock_used[i], (int)fclk);
+            }
+            atomic_store(&r->n_fire_used, nclk);
             atomic_store(&r->state, ST_FIRED);
             atomic_store(&r->arm_trace, 0);
             int err = fire(r);
@@ -1533,20 +1578,15 @@ Sampler_start(Sampler *self, PyObject *const *args, Py_ssize_t nargs)
              t = PyThreadState_Next(t)) {
             thread_acct(self, t, 1);
         }
-        atomic_store(&r->fire_clock,
-                     self->n_threads == 1 ? (int)self->threads[0].cpu_clock : 0);
         atomic_fetch_add(&r->refs, 1); /* the all_rearm slot's */
         strobe_rearm *old = atomic_exchange(&all_rearm, r);
         if (old != NULL) {
             rearm_decref(old);
         }
     }
-    if (!r->all_threads) {
-        atomic_store(&r->fire_clock, (int)r->cpu_clock);
-    }
-    atomic_store(&r->fire_clock_used, 0);
+    publish_fire_clocks(self);
+    atomic_store(&r->n_fire_used, 0);
     atomic_store(&r->fire_wall_ns, 0);
-    atomic_store(&r->fire_cpu_ns, 0);
     atomic_store(&r->deadline_ns, self->start_wall_ns + self->interval_ns);
     atomic_store(&r->state, ST_WAITING);
     r->next_running = running_list;
