@@ -6,15 +6,13 @@ import contextlib
 import logging
 import os
 import sys
-import threading
 
 import pytest
 
 django = pytest.importorskip("django")
 
 import stroboscope  # noqa: E402
-import stroboscope.middleware as common  # noqa: E402
-from webapps import servers, work  # noqa: E402
+from webapps import checks, servers  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +47,11 @@ def django_client(**overrides):
 
 @pytest.fixture
 def no_profiler(monkeypatch):
-    def boom(*args, **kwargs):
-        raise AssertionError("a profiler was started")
-
-    monkeypatch.setattr(common, "Profiler", boom)
+    checks.forbid_profiler(monkeypatch)
 
 
 def is_report(response, *names):
-    assert response.status_code == 200
-    assert response["Content-Type"] == "text/html; charset=utf-8"
-    page = response.content.decode("utf-8")
-    assert page.startswith("<!DOCTYPE html>")
-    for name in names:
-        assert name in page
-    return page
+    return checks.report_page(response.status_code, response["Content-Type"], response.content, *names)
 
 
 def snapshot(response):
@@ -87,7 +76,7 @@ def test_debug_off_shows_nobody(dj, no_profiler):
 def test_debug_on_shows_the_report(dj):
     with django_client(DEBUG=True) as c:
         is_report(c.get("/index?profile"), "index_work", "GET /index")
-    assert sys.getprofile() is None
+    checks.no_profiler_left()
 
 
 def test_show_callback_dotted_path(dj):
@@ -138,7 +127,14 @@ def test_filename_template(dj, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["GET_index-1.html", "GET_index.html"]
 
 
-def test_slow_threshold(dj, tmp_path):
+def test_refused_report_with_profile_dir(dj, tmp_path):
+    with django_client(DEBUG=False, STROBOSCOPE_PROFILE_DIR=str(tmp_path)) as c:
+        assert snapshot(c.get("/hello?profile")) == unprofiled("/hello?profile")
+    assert len(os.listdir(tmp_path)) == 1  # profiled and saved, not shown
+
+
+def test_slow_threshold(dj, tmp_path, monkeypatch):
+    checks.FakeClock(monkeypatch)
     opts = dict(STROBOSCOPE_PROFILE_DIR=str(tmp_path), STROBOSCOPE_SLOW_THRESHOLD=0.2)
     with django_client(**opts, STROBOSCOPE_FILENAME="{path}.{ext}") as c:
         c.get("/hello")
@@ -165,13 +161,7 @@ def test_unsaveable_dir_does_not_fail(dj, tmp_path, caplog):
 
 def test_view_that_raises(dj, tmp_path):
     with django_client(DEBUG=True, STROBOSCOPE_PROFILE_DIR=str(tmp_path)) as c:
-        with pytest.raises(work.ViewError) as info:
-            c.get("/boom?profile")
-        assert info.value is work.LAST_ERROR[-1]
-        assert sys.getprofile() is None
-        is_report(c.get("/index?profile"), "index_work")
-        assert c.get("/getprofile").content == b"None"
-    assert len(os.listdir(tmp_path)) == 3  # the failed request is kept too
+        checks.view_that_raises(lambda path: is_report(c.get(path)), tmp_path)
 
 
 def test_bad_setting_fails_at_start(dj):
@@ -180,28 +170,31 @@ def test_bad_setting_fails_at_start(dj):
             c.get("/hello")
 
 
+def test_report_that_cannot_be_made_gives_the_response(dj, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no report today")
+
+    monkeypatch.setattr(stroboscope.Session, "render", broken)
+    with django_client(DEBUG=True) as c:
+        with caplog.at_level(logging.ERROR, logger="stroboscope.middleware"):
+            assert snapshot(c.get("/hello?profile")) == unprofiled("/hello?profile")
+    assert "no report today" in caplog.text
+
+
+def test_under_an_all_threads_profiler(dj, caplog):
+    with django_client(DEBUG=True) as c:
+        got = checks.served_under_an_all_threads_profiler(caplog, lambda: c.get("/hello?profile"))
+    assert [snapshot(r) for r in got] == [unprofiled("/hello?profile")] * 2
+
+
 def test_concurrent_test_clients(dj):
     from django.test import Client
 
-    pages = {}
-
-    def run(name):
-        pages[name] = is_report(Client().get(f"/{name}?profile"))
-
     with django_client(DEBUG=True):
-        threads = [threading.Thread(target=run, args=(n,)) for n in ("alpha", "beta")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert "alpha_work" in pages["alpha"] and "beta_work" not in pages["alpha"]
-    assert "beta_work" in pages["beta"] and "alpha_work" not in pages["beta"]
+        checks.each_gets_its_own_profile(lambda name: is_report(Client().get(f"/{name}?profile")))
 
 
 # -- a real server ---------------------------------------------------------
-ALLOW = {"X-Stroboscope-Test": "allow"}
-
-
 @pytest.fixture(scope="module")
 def django_server(tmp_path_factory):
     profile_dir = tmp_path_factory.mktemp("django-profiles")
@@ -214,58 +207,27 @@ def django_server(tmp_path_factory):
         "STROBO_TEST_SHOW_CALLBACK": "webapps.django_urls.allow_header",
         "DJANGO_SETTINGS_MODULE": "webapps.django_settings",
     }
+    from webapps.django_urls import HELLO
+
     with servers.server(argv, env=env) as base:
-        yield base, profile_dir
-
-
-def comparable(response):
-    headers = sorted((k, v) for k, v in response.headers if k not in ("Date", "Server"))
-    return response.status, headers, response.body
+        yield servers.Running(base, str(profile_dir), HELLO)
 
 
 @pytest.mark.full
 def test_server_untouched_responses(django_server):
-    from webapps.django_urls import HELLO
-
-    base, _ = django_server
-    plain = servers.get(base, "/hello")
-    assert plain.status == 200 and plain.body == HELLO and plain.header("X-Test") == "kept"
-    assert comparable(servers.get(base, "/hello?profile")) == comparable(plain)
-    assert servers.get(base, "/stream").body == b"".join(f"chunk {i}\n".encode() for i in range(5))
+    servers.check_untouched_responses(django_server)
 
 
 @pytest.mark.full
-def test_server_report_and_saved_files(django_server):
-    base, profile_dir = django_server
-    before = set(os.listdir(profile_dir))
-    r = servers.get(base, "/index?profile", headers=ALLOW)
-    assert r.status == 200 and r.header("Content-Type") == "text/html; charset=utf-8"
-    page = r.body.decode()
-    assert page.startswith("<!DOCTYPE html>") and "index_work" in page
-    new = set(os.listdir(profile_dir)) - before
-    assert len(new) == 1 and "-GET-index-" in new.pop()
+def test_server_report_and_saved_file(django_server):
+    servers.check_report_and_saved_file(django_server)
 
 
 @pytest.mark.full
 def test_server_error_then_normal(django_server):
-    base, _ = django_server
-    assert servers.get(base, "/boom").status == 500
-    assert servers.get(base, "/getprofile").body == b"None"
-    assert "index_work" in servers.get(base, "/index?profile", headers=ALLOW).body.decode()
+    servers.check_error_then_normal(django_server)
 
 
 @pytest.mark.full
 def test_server_concurrent_requests(django_server):
-    base, _ = django_server
-    pages = {}
-
-    def run(name):
-        pages[name] = servers.get(base, f"/{name}?profile", headers=ALLOW).body.decode()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in ("alpha", "beta")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert "alpha_work" in pages["alpha"] and "beta_work" not in pages["alpha"]
-    assert "beta_work" in pages["beta"] and "alpha_work" not in pages["beta"]
+    servers.check_concurrent_requests(django_server)

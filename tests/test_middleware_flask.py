@@ -1,36 +1,27 @@
 """The Flask extension: through Flask's test client and against Flask's
 threaded development server on 127.0.0.1."""
 
+import logging
 import os
 import sys
-import threading
 
 import pytest
 
 flask = pytest.importorskip("flask")
 
-import stroboscope.middleware as common  # noqa: E402
+import stroboscope  # noqa: E402
 from stroboscope.middleware.flask import Profiler  # noqa: E402
-from webapps import servers, work  # noqa: E402
+from webapps import checks, servers, work  # noqa: E402
 from webapps.flask_app import HELLO, create_app  # noqa: E402
 
 
 @pytest.fixture
 def no_profiler(monkeypatch):
-    def boom(*args, **kwargs):
-        raise AssertionError("a profiler was started")
-
-    monkeypatch.setattr(common, "Profiler", boom)
+    checks.forbid_profiler(monkeypatch)
 
 
 def is_report(response, *names):
-    assert response.status_code == 200
-    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
-    page = response.get_data(as_text=True)
-    assert page.startswith("<!DOCTYPE html>")
-    for name in names:
-        assert name in page
-    return page
+    return checks.report_page(response.status_code, response.headers["Content-Type"], response.get_data(), *names)
 
 
 def snapshot(response):
@@ -51,7 +42,7 @@ def test_debug_shows_the_report():
     app = create_app()
     app.debug = True  # read at each request
     is_report(app.test_client().get("/index?profile"), "index_work", "GET /index")
-    assert sys.getprofile() is None
+    checks.no_profiler_left()
 
 
 def test_init_app():
@@ -108,12 +99,13 @@ def test_streaming_response(tmp_path):
     app = create_app(STROBOSCOPE_PROFILE_DIR=str(tmp_path))
     plain = create_app(profiler=False).test_client()
     got = app.test_client().get("/stream")
-    assert got.get_data() == b"".join(f"chunk {i} /stream\n".encode() for i in range(5))
+    assert got.get_data() == "".join(work.chunks("/stream")).encode()
     assert snapshot(got) == snapshot(plain.get("/stream"))
     assert len(os.listdir(tmp_path)) == 1
 
 
-def test_slow_threshold(tmp_path):
+def test_slow_threshold(tmp_path, monkeypatch):
+    checks.FakeClock(monkeypatch)
     app = create_app(
         STROBOSCOPE_PROFILE_DIR=str(tmp_path), STROBOSCOPE_SLOW_THRESHOLD=0.2, STROBOSCOPE_FILENAME="{path}.{ext}"
     )
@@ -128,13 +120,7 @@ def test_view_that_raises(tmp_path):
     app.debug = True
     app.testing = True  # Flask lets the exception through
     client = app.test_client()
-    with pytest.raises(work.ViewError) as info:
-        client.get("/boom?profile")
-    assert info.value is work.LAST_ERROR[-1]
-    assert sys.getprofile() is None
-    is_report(client.get("/index?profile"), "index_work")
-    assert client.get("/getprofile").get_data() == b"None"
-    assert len(os.listdir(tmp_path)) == 3  # the failed request is kept too
+    checks.view_that_raises(lambda path: is_report(client.get(path)), tmp_path)
 
 
 def test_view_that_raises_not_testing():
@@ -145,24 +131,36 @@ def test_view_that_raises_not_testing():
     assert client.get("/boom").status_code == 500
     # Flask turned the error into a 500 page: the report of that request.
     is_report(client.get("/boom?profile"), "GET /boom")
-    assert sys.getprofile() is None
+    checks.no_profiler_left()
+
+
+def test_report_that_cannot_be_made_gives_the_response(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no report today")
+
+    monkeypatch.setattr(stroboscope.Session, "render", broken)
+    app = create_app()
+    app.debug = True
+    plain = create_app(profiler=False).test_client()
+    with caplog.at_level(logging.ERROR, logger="stroboscope.middleware"):
+        for path in ("/hello?profile", "/stream?profile"):
+            assert snapshot(app.test_client().get(path)) == snapshot(plain.get(path))
+    assert "no report today" in caplog.text
+
+
+def test_under_an_all_threads_profiler(caplog):
+    app = create_app()
+    app.debug = True
+    client = app.test_client()
+    got = checks.served_under_an_all_threads_profiler(caplog, lambda: client.get("/hello?profile"))
+    plain = create_app(profiler=False).test_client()
+    assert [snapshot(r) for r in got] == [snapshot(plain.get("/hello?profile"))] * 2
 
 
 def test_concurrent_test_clients():
     app = create_app()
     app.debug = True
-    pages = {}
-
-    def run(name):
-        pages[name] = is_report(app.test_client().get(f"/{name}?profile"))
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in ("alpha", "beta")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert "alpha_work" in pages["alpha"] and "beta_work" not in pages["alpha"]
-    assert "beta_work" in pages["beta"] and "alpha_work" not in pages["beta"]
+    checks.each_gets_its_own_profile(lambda name: is_report(app.test_client().get(f"/{name}?profile")))
 
 
 # -- a real server ---------------------------------------------------------
@@ -171,59 +169,24 @@ def flask_server(tmp_path_factory):
     profile_dir = tmp_path_factory.mktemp("flask-profiles")
     argv = lambda port: [sys.executable, "-m", "webapps.flask_app", str(port)]  # noqa: E731
     with servers.server(argv, env={"STROBO_TEST_PROFILE_DIR": str(profile_dir)}) as base:
-        yield base, profile_dir
-
-
-ALLOW = {"X-Stroboscope-Test": "allow"}
-
-
-def comparable(response):
-    headers = sorted((k, v) for k, v in response.headers if k not in ("Date", "Server"))
-    return response.status, headers, response.body
+        yield servers.Running(base, str(profile_dir), HELLO)
 
 
 @pytest.mark.full
 def test_server_untouched_responses(flask_server):
-    base, _ = flask_server
-    plain = servers.get(base, "/hello")
-    assert plain.status == 200 and plain.body == HELLO and plain.header("X-Test") == "kept"
-    refused = servers.get(base, "/hello?profile")
-    assert comparable(refused) == comparable(plain)
-    assert servers.get(base, "/stream").body == b"".join(f"chunk {i} /stream\n".encode() for i in range(5))
+    servers.check_untouched_responses(flask_server)
 
 
 @pytest.mark.full
-def test_server_report_and_saved_files(flask_server):
-    base, profile_dir = flask_server
-    before = set(os.listdir(profile_dir))
-    r = servers.get(base, "/index?profile", headers=ALLOW)
-    assert r.status == 200 and r.header("Content-Type") == "text/html; charset=utf-8"
-    page = r.body.decode()
-    assert page.startswith("<!DOCTYPE html>") and "index_work" in page
-    new = set(os.listdir(profile_dir)) - before
-    assert len(new) == 1 and "-GET-index-" in new.pop()
+def test_server_report_and_saved_file(flask_server):
+    servers.check_report_and_saved_file(flask_server)
 
 
 @pytest.mark.full
 def test_server_error_then_normal(flask_server):
-    base, _ = flask_server
-    assert servers.get(base, "/boom").status == 500
-    assert servers.get(base, "/getprofile").body == b"None"
-    assert "index_work" in servers.get(base, "/index?profile", headers=ALLOW).body.decode()
+    servers.check_error_then_normal(flask_server)
 
 
 @pytest.mark.full
 def test_server_concurrent_requests(flask_server):
-    base, _ = flask_server
-    pages = {}
-
-    def run(name):
-        pages[name] = servers.get(base, f"/{name}?profile", headers=ALLOW).body.decode()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in ("alpha", "beta")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert "alpha_work" in pages["alpha"] and "beta_work" not in pages["alpha"]
-    assert "beta_work" in pages["beta"] and "alpha_work" not in pages["beta"]
+    servers.check_concurrent_requests(flask_server)

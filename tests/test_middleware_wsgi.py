@@ -13,7 +13,7 @@ import pytest
 import stroboscope
 import stroboscope.middleware as common
 from stroboscope.middleware.wsgi import ProfilerMiddleware
-from webapps import work
+from webapps import checks, work
 
 HELLO = b"hello, world\n"
 HELLO_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(HELLO))), ("X-Test", "kept")]
@@ -26,13 +26,13 @@ class Body:
         self.chunks = list(chunks)
         self.iterated = False
         self.closed = False
-        self.profile_hooks = []
+        self.profiled = []
 
     def __iter__(self):
         self.iterated = True
         for c in self.chunks:
             # Streaming happens after the app returned: nothing samples it.
-            self.profile_hooks.append(sys.getprofile())
+            self.profiled.append(checks.profiler_running())
             yield c
 
     def close(self):
@@ -90,12 +90,7 @@ def refuse(environ):
 
 @pytest.fixture
 def no_profiler(monkeypatch):
-    """Fails the test if a profiler is started."""
-
-    def boom(*args, **kwargs):
-        raise AssertionError("a profiler was started")
-
-    monkeypatch.setattr(common, "Profiler", boom)
+    checks.forbid_profiler(monkeypatch)
 
 
 def files(directory):
@@ -103,14 +98,8 @@ def files(directory):
 
 
 def assert_report(status, headers, body, *names):
-    assert status == "200 OK"
-    assert dict(headers)["Content-Type"] == "text/html; charset=utf-8"
     assert int(dict(headers)["Content-Length"]) == len(body)
-    page = body.decode("utf-8")
-    assert page.startswith("<!DOCTYPE html>")
-    for name in names:
-        assert name in page
-    return page
+    return checks.report_page(status, dict(headers)["Content-Type"], body, *names)
 
 
 # -- nothing unless enabled ------------------------------------------------
@@ -170,7 +159,7 @@ def test_report(query):
     assert dict(headers)["Cache-Control"] == "no-store"
     # The app's body was discarded without being iterated, and closed.
     assert inner.body.closed and not inner.body.iterated
-    assert sys.getprofile() is None
+    checks.no_profiler_left()
 
 
 def test_custom_url_argument(no_profiler):
@@ -236,9 +225,9 @@ def test_streaming_body_passes_through(tmp_path):
     wsgiref.util.setup_testing_defaults(environ)
     result = app(environ, lambda s, h, e=None: None)
     assert result is inner.body and not result.iterated
-    assert sys.getprofile() is None
+    checks.no_profiler_left()
     assert list(result)[1] == b"end\n"
-    assert result.profile_hooks == [None, None]
+    assert result.profiled == [False, False]
     result.close()
     assert result.closed
     assert len(files(tmp_path)) == 1
@@ -251,14 +240,21 @@ def test_report_and_profile_dir_together(tmp_path):
     assert name.endswith(".json")
 
 
-def test_slow_threshold(tmp_path):
+def test_refused_report_with_profile_dir(tmp_path):
+    app = ProfilerMiddleware(hello_app, show_callback=refuse, profile_dir=tmp_path)
+    assert call(app, query="profile") == call(hello_app, query="profile")
+    assert len(files(tmp_path)) == 1  # profiled and saved, not shown
+
+
+def test_slow_threshold(tmp_path, monkeypatch):
+    checks.FakeClock(monkeypatch)
     slow = make_app(work.slow_work)
     fast = make_app(lambda: "fast")
     opts = dict(profile_dir=tmp_path, slow_threshold=0.2, filename="{path}.{ext}")
     call(ProfilerMiddleware(fast, **opts), path="/fast")
     call(ProfilerMiddleware(slow, **opts), path="/slow")
     assert files(tmp_path) == ["slow.html"]
-    assert "slow_work" in (tmp_path / "slow.html").read_text()
+    assert "GET /slow" in (tmp_path / "slow.html").read_text()
 
 
 def test_slow_threshold_does_not_hide_an_asked_report():
@@ -385,7 +381,7 @@ def test_view_that_raises(tmp_path, mode):
     with pytest.raises(work.ViewError) as info:
         call(app, query="profile")
     assert info.value is work.LAST_ERROR[-1]
-    assert sys.getprofile() is None
+    checks.no_profiler_left()
     # The next request is profiled normally.
     good = ProfilerMiddleware(index_app(), **opts)
     status, headers, body = call(good, query="profile")
@@ -393,7 +389,107 @@ def test_view_that_raises(tmp_path, mode):
         assert_report(status, headers, body, "index_work")
     else:
         assert len(files(tmp_path)) == 2  # the failed request is kept too
-    assert sys.getprofile() is None
+    checks.no_profiler_left()
+
+
+def test_stop_that_fails_lets_the_view_error_through(monkeypatch, caplog):
+    class Failing(stroboscope.Profiler):
+        def stop(self):
+            super().stop()
+            raise RuntimeError("stop failed")
+
+    monkeypatch.setattr(common, "Profiler", Failing)
+    app = ProfilerMiddleware(failing_app, show_callback=allow)
+    with caplog.at_level(logging.WARNING, logger="stroboscope.middleware"):
+        with pytest.raises(work.ViewError):
+            call(app, query="profile")
+    assert "stop failed" in caplog.text
+    checks.no_profiler_left()
+
+
+def error_page_app(environ, start_response):
+    """Catches its own error and sends an error page, passing exc_info to
+    start_response as PEP 3333 allows before anything is sent."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    try:
+        work.index_work()
+        work.fail()
+    except work.ViewError:
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"sorry\n"]
+
+
+def test_error_page_with_exc_info():
+    assert call(error_page_app)[0] == "500 Internal Server Error"
+    app = ProfilerMiddleware(error_page_app, show_callback=allow)
+    assert_report(*call(app, query="profile"), "index_work")
+
+
+def lazy_app(environ, start_response):
+    """Calls start_response when its body is first iterated, and uses write()."""
+    work.index_work()
+
+    def body():
+        write = start_response("201 Created", [("Content-Type", "text/plain")])
+        write(b"written\n")
+        yield b"yielded\n"
+
+    return body()
+
+
+def writing_app(environ, start_response):
+    write = start_response("202 Accepted", [("Content-Type", "text/plain")])
+    write(b"written\n")
+    return [b"returned\n"]
+
+
+@pytest.mark.parametrize("inner", [hello_app, lazy_app, writing_app, error_page_app])
+def test_report_that_cannot_be_made_gives_the_response(monkeypatch, caplog, inner):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no report today")
+
+    monkeypatch.setattr(stroboscope.Session, "render", broken)
+    app = ProfilerMiddleware(inner, show_callback=allow)
+    with caplog.at_level(logging.ERROR, logger="stroboscope.middleware"):
+        assert call_writing(app, query="profile") == call_writing(inner, query="profile")
+    assert "no report today" in caplog.text
+
+
+def call_writing(app, **request):
+    """call(), keeping what the application gives to write() too."""
+    written = []
+
+    def record(app):
+        def wrapped(environ, start_response):
+            def start(status, headers, exc_info=None):
+                write = start_response(status, headers, exc_info)
+                return lambda data: (written.append(data), write(data))
+
+            return app(environ, start)
+
+        return wrapped
+
+    status, headers, body = call(record(app), **request)
+    return status, headers, b"".join(written) + body
+
+
+def test_report_names_the_unicode_path():
+    app = ProfilerMiddleware(index_app(), show_callback=allow)
+    raw = "/café/ページ".encode("utf-8").decode("latin-1")  # as a WSGI server gives it
+    assert_report(*call(app, path=raw, query="profile"), "GET /café/ページ")
+
+
+def test_profiles_only_the_request_thread(monkeypatch):
+    made = []
+
+    class Recorded(stroboscope.Profiler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(common, "Profiler", Recorded)
+    call(ProfilerMiddleware(index_app(), show_callback=allow), query="profile")
+    assert [p.all_threads for p in made] == [False]
 
 
 def test_profiler_already_running_serves_unprofiled(caplog):
@@ -401,7 +497,16 @@ def test_profiler_already_running_serves_unprofiled(caplog):
     with stroboscope.Profiler():
         with caplog.at_level(logging.WARNING, logger="stroboscope.middleware"):
             assert call(app, query="profile")[2] == HELLO
-    assert "not profiling" in caplog.text
+    assert "another profiler is already sampling this thread" in caplog.text
+
+
+@pytest.mark.parametrize("opts", [{"show_callback": allow}, {"profile_dir": "unused"}])
+def test_under_an_all_threads_profiler(tmp_path, caplog, opts):
+    opts = {k: tmp_path / v if k == "profile_dir" else v for k, v in opts.items()}
+    app = ProfilerMiddleware(hello_app, **opts)
+    got = checks.served_under_an_all_threads_profiler(caplog, lambda: call(app, query="profile"))
+    assert got == [call(hello_app, query="profile")] * 2
+    assert not (tmp_path / "unused").exists()
 
 
 # -- concurrency ---------------------------------------------------------
@@ -410,18 +515,7 @@ def test_concurrent_requests_get_their_own_profile():
         "alpha": ProfilerMiddleware(make_app(work.alpha_work), show_callback=allow),
         "beta": ProfilerMiddleware(make_app(work.beta_work), show_callback=allow),
     }
-    pages = {}
-
-    def run(name):
-        pages[name] = call(apps[name], path="/" + name, query="profile")[2].decode()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in apps]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert "alpha_work" in pages["alpha"] and "beta_work" not in pages["alpha"]
-    assert "beta_work" in pages["beta"] and "alpha_work" not in pages["beta"]
+    checks.each_gets_its_own_profile(lambda name: call(apps[name], path="/" + name, query="profile")[2].decode())
 
 
 # -- options ---------------------------------------------------------------

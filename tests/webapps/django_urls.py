@@ -1,7 +1,5 @@
 """Views and URLs of the test Django project."""
 
-import sys
-
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 
@@ -38,11 +36,7 @@ def boom(request):
 
 
 def stream(request):
-    return StreamingHttpResponse((f"chunk {i}\n" for i in range(5)), content_type="text/plain")
-
-
-def getprofile(request):
-    return HttpResponse(repr(sys.getprofile()))
+    return StreamingHttpResponse(work.chunks(request.path), content_type="text/plain")
 
 
 def allow_header(request):
@@ -58,5 +52,4 @@ urlpatterns = [
     path("slow", slow),
     path("boom", boom),
     path("stream", stream),
-    path("getprofile", getprofile),
 ]

@@ -44,14 +44,10 @@ def create_app(profiler=True, **config):
     @app.route("/stream")
     def stream():
         def chunks():
-            for i in range(5):
-                yield f"chunk {i} {request.path}\n"
+            # request is read while the body streams: the context must last.
+            yield from work.chunks(request.path)
 
         return Response(stream_with_context(chunks()), mimetype="text/plain")
-
-    @app.route("/getprofile")
-    def getprofile():
-        return repr(sys.getprofile())
 
     if profiler:
         Profiler(app)

@@ -1,4 +1,5 @@
-"""Starting a web server as a subprocess on a free port, for the tests."""
+"""Starting a web server as a subprocess on a free port, for the tests, and
+the checks every server (Django's, Flask's) must pass."""
 
 import contextlib
 import os
@@ -8,6 +9,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from typing import NamedTuple
+
+from webapps import checks, work
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -81,3 +85,45 @@ def server(argv_for_port, env=None, ready_path="/hello", timeout=60):
         proc.kill()
         proc.wait(timeout=30)
         log.close()
+
+
+# -- checks every server passes ------------------------------------------
+#: What the servers' show callbacks allow (``allow_header`` in each app).
+ALLOW = {"X-Stroboscope-Test": "allow"}
+
+
+class Running(NamedTuple):
+    base: str  # http://127.0.0.1:PORT
+    profile_dir: str  # the server's STROBOSCOPE_PROFILE_DIR
+    hello: bytes  # what its /hello answers
+
+
+def comparable(response):
+    headers = sorted((k, v) for k, v in response.headers if k not in ("Date", "Server"))
+    return response.status, headers, response.body
+
+
+def check_untouched_responses(srv):
+    plain = get(srv.base, "/hello")
+    assert plain.status == 200 and plain.body == srv.hello and plain.header("X-Test") == "kept"
+    # ?profile without the header: refused, so the normal response.
+    assert comparable(get(srv.base, "/hello?profile")) == comparable(plain)
+    assert get(srv.base, "/stream").body == "".join(work.chunks("/stream")).encode()
+
+
+def check_report_and_saved_file(srv):
+    before = set(os.listdir(srv.profile_dir))
+    r = get(srv.base, "/index?profile", headers=ALLOW)
+    checks.report_page(r.status, r.header("Content-Type"), r.body, "index_work", "GET /index")
+    new = set(os.listdir(srv.profile_dir)) - before
+    assert len(new) == 1 and "-GET-index-" in new.pop()
+
+
+def check_error_then_normal(srv):
+    assert get(srv.base, "/boom").status == 500
+    r = get(srv.base, "/index?profile", headers=ALLOW)
+    checks.report_page(r.status, r.header("Content-Type"), r.body, "index_work")
+
+
+def check_concurrent_requests(srv):
+    checks.each_gets_its_own_profile(lambda name: get(srv.base, f"/{name}?profile", headers=ALLOW).body.decode())

@@ -43,6 +43,12 @@ def slow_work():
     time.sleep(0.5)
 
 
+def chunks(path):
+    """The body of the streaming views."""
+    for i in range(5):
+        yield f"chunk {i} {path}\n"
+
+
 class ViewError(Exception):
     pass
 

@@ -16,10 +16,13 @@ is thin glue around :class:`Options` and :class:`RequestRun`:
   request's method and path (never its query string or headers). Allow
   ``?profile`` only to people who may see that, and keep the profile
   directory private: files are created with mode 0600.
-- **Saving never fails a request.** A missing directory is created (mode
+- **Profiling never fails a request.** A missing directory is created (mode
   0700); any failure to render or write (no permission, disk full) is logged
   as a warning on the ``stroboscope.middleware`` logger and the request
-  goes on.
+  goes on. A request that cannot be profiled (another profiler samples its
+  thread, or every thread: ``stroboscope manage.py runserver``) is served
+  unprofiled, with one warning per reason rather than one per request; a
+  report that cannot be made leaves the request its normal response.
 - **File names stay in the directory.** Every field taken from the request
   is reduced to ``A-Z a-z 0-9 _ . -`` (slashes become dots, ``..`` segments
   are dropped), the whole name is limited to 200 bytes, and the file is
@@ -57,14 +60,16 @@ name in capitals in Django settings and Flask config):
     A report asked for with ``?profile`` is served whatever the duration.
 
 A request is profiled from the moment the middleware calls the next layer
-until that layer returns, on the request's own thread. Work a streaming
-response does while its body is sent is not in the report.
+until that layer returns, on the request's own thread only (other threads,
+and concurrent requests, are not in its profile). Work a streaming response
+does while its body is sent is not in the report.
 """
 
 from __future__ import annotations
 
 import errno
 import importlib
+import inspect
 import logging
 import os
 import re
@@ -95,6 +100,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _SEPARATORS = re.compile(r"[/\\]+")
 
 ShowCallback = Callable[[Any], bool]
+
+# How long a request takes; a module attribute so that a test can stand a
+# fake clock in its place.
+_clock = time.perf_counter
 
 
 def resolve_callable(value: Union[None, str, Callable], what: str) -> Optional[Callable]:
@@ -186,22 +195,17 @@ class Options:
         self.renderer = renderer
         self.interval = interval
         self.slow_threshold = slow_threshold
+        # Why requests were served unprofiled, each warned about once.
+        self._unprofiled_reasons: set[str] = set()
 
     @classmethod
-    def from_config(cls, get: Callable[[str, Any], Any], **overrides: Any) -> "Options":
+    def from_config(cls, get: Callable[[str, Any], Any]) -> "Options":
         """Options from a settings mapping: ``get("STROBOSCOPE_URL_ARGUMENT",
-        default)`` and so on; ``overrides`` give framework defaults."""
-        defaults = dict(
-            url_argument="profile",
-            show_callback=None,
-            profile_dir=None,
-            filename=DEFAULT_FILENAME,
-            renderer="html",
-            interval=0.001,
-            slow_threshold=0.0,
+        default)`` and so on, the defaults being those of ``__init__``."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        return cls(
+            **{p.name: get("STROBOSCOPE_" + p.name.upper(), p.default) for p in params if p.kind is p.KEYWORD_ONLY}
         )
-        defaults.update(overrides)
-        return cls(**{name: get("STROBOSCOPE_" + name.upper(), value) for name, value in defaults.items()})
 
     # -- deciding ----------------------------------------------------------
     def asks_for_report(self, query_string: str) -> bool:
@@ -222,6 +226,20 @@ class Options:
         except Exception:
             logger.exception("stroboscope: the show callback raised; no report for this request")
             return False
+
+    def served_unprofiled(self, method: str, path: str, reason: Exception) -> None:
+        """Logs that a request could not be profiled: a warning the first
+        time for each reason, then at debug level (under an all-threads
+        profiler every request would warn otherwise)."""
+        text = str(reason)
+        if text in self._unprofiled_reasons:
+            logger.debug("stroboscope: not profiling %s %s: %s", method, path[:200], text)
+            return
+        self._unprofiled_reasons.add(text)
+        logger.warning(
+            "stroboscope: not profiling %s %s: %s. Requests are served unprofiled while it lasts; "
+            "this warning is not repeated.", method, path[:200], text,
+        )  # fmt: skip
 
     # -- saving ------------------------------------------------------------
     def file_name(self, method: str, path: str, duration: float, when: float) -> str:
@@ -303,32 +321,36 @@ class RequestRun:
         self._method = method
         self._path = path
         self._when = time.time()
-        self._started = time.perf_counter()
+        self._started = _clock()
         self._session: Optional[Session] = None
         self._finished = False
 
     @classmethod
     def begin(cls, options: Options, method: str, path: str) -> Optional["RequestRun"]:
-        profiler = Profiler(interval=options.interval)
+        # This thread only: the request's thread is the one that runs it, and
+        # concurrent requests must not land in each other's profiles.
+        profiler = Profiler(interval=options.interval, all_threads=False)
         try:
             # The report names the request, not the server's command line;
             # the query string may hold secrets and is left out.
             profiler.start(target=f"{method} {path}")
         except ProfilerError as e:
-            # Another profiler samples this thread (nested middleware, or
-            # the whole server under a profiler): serve unprofiled.
-            logger.warning("stroboscope: not profiling %s %s: %s", method, path[:200], e)
+            # Another profiler samples this thread (nested middleware) or
+            # every thread (the server run under `stroboscope`).
+            options.served_unprofiled(method, path, e)
             return None
         return cls(options, profiler, method, path)
 
     def finish(self) -> Optional[Session]:
+        """Never raises: it runs while the view's own exception, if any, is
+        on its way to the framework."""
         if self._finished:
             return self._session
         self._finished = True
-        duration = time.perf_counter() - self._started
+        duration = _clock() - self._started
         try:
             self._session = self._profiler.stop()
-        except ProfilerError as e:
+        except Exception as e:
             logger.warning("stroboscope: profiling %s %s failed: %s", self._method, self._path[:200], e)
             return None
         opts = self._options
@@ -337,9 +359,16 @@ class RequestRun:
         return self._session
 
 
-def render_report(session: Session) -> bytes:
-    """The HTML report served for ``?profile``."""
-    return session.render("html").encode("utf-8")
+def render_report(session: Optional[Session], method: str, path: str) -> Optional[bytes]:
+    """The HTML report served for ``?profile``, or None (logged) when there
+    is none to serve: the caller then sends the normal response."""
+    if session is None:
+        return None  # finish() said why
+    try:
+        return session.render("html").encode("utf-8")
+    except Exception:
+        logger.exception("stroboscope: could not render the report of %s %s", method, path[:200])
+        return None
 
 
 REPORT_CONTENT_TYPE = "text/html; charset=utf-8"

@@ -64,16 +64,18 @@ class ProfilerMiddleware:
         show = opts.asks_for_report(request.META.get("QUERY_STRING", "")) and opts.may_show(request, _debug_on)
         if not show and not opts.profile_dir:
             return self.get_response(request)
-        run = RequestRun.begin(opts, request.method or "GET", request.path)
+        method = request.method or "GET"
+        run = RequestRun.begin(opts, method, request.path)
         if run is None:
             return self.get_response(request)
         try:
             response = self.get_response(request)
         finally:
             session = run.finish()
-        if not show or session is None:
+        page = render_report(session, method, request.path) if show else None
+        if page is None:
             return response
-        report = HttpResponse(render_report(session), content_type=REPORT_CONTENT_TYPE)
+        report = HttpResponse(page, content_type=REPORT_CONTENT_TYPE)
         for name, value in REPORT_HEADERS:
             report[name] = value
         # The view's response is replaced: what it holds open (a file) is

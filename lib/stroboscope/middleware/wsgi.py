@@ -17,25 +17,59 @@ thread for that request, until it returns its body iterable. The iterable is
 then passed on untouched, so streaming responses stream as before and the
 server closes them; work done while the body is iterated is not profiled.
 For a report the application's response is discarded (its ``close()`` is
-called) and the report is sent instead.
+called) and the report is sent instead; if no report can be made, the
+application's response is sent as it would have been.
+
+Keyword arguments: the options of :mod:`stroboscope.middleware`
+(``url_argument``, ``show_callback``, ``profile_dir``, ``filename``,
+``renderer``, ``interval``, ``slow_threshold``).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Iterable, Optional
 
-from . import REPORT_CONTENT_TYPE, REPORT_HEADERS, DEFAULT_FILENAME, Options, RequestRun, render_report
+from . import REPORT_CONTENT_TYPE, REPORT_HEADERS, Options, RequestRun, render_report
 
 __all__ = ["ProfilerMiddleware"]
 
 
-def _discard_start_response(status: str, headers: list, exc_info: Any = None) -> Callable[[bytes], None]:
-    if exc_info is not None:
-        # The application reports an error after starting its response:
-        # the spec says to re-raise it; there is no response to send.
-        raise exc_info[1].with_traceback(exc_info[2])
-    return lambda data: None
+class _HeldStartResponse:
+    """The ``start_response`` of an application whose response a report may
+    replace: it sends nothing until :meth:`release`."""
+
+    def __init__(self) -> None:
+        self._call: Optional[tuple] = None
+        self._written: list[bytes] = []
+        self._target: Optional[Callable] = None
+        self._write: Optional[Callable[[bytes], Any]] = None
+
+    def __call__(self, status: str, headers: list, exc_info: Any = None) -> Callable[[bytes], Any]:
+        if self._target is not None:
+            self._write = self._target(status, headers, exc_info)
+        else:
+            # Nothing is sent yet, so (PEP 3333) a call with exc_info, an
+            # error page replacing the response, only replaces the call.
+            self._call = (status, headers, exc_info)
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        if self._write is not None:
+            self._write(data)
+        else:
+            self._written.append(data)
+
+    def release(self, start_response: Callable) -> None:
+        """Sends what the application gave so far to the server's
+        ``start_response``, and passes what follows straight on (an
+        application may call it when its body is first iterated)."""
+        self._target = start_response
+        if self._call is not None:
+            self._write = start_response(*self._call)
+            self._call = None
+            for data in self._written:
+                self._write(data)
+            self._written.clear()
 
 
 def _close(body: Iterable) -> None:
@@ -51,27 +85,13 @@ class ProfilerMiddleware:
         self,
         app: Callable,
         *,
-        url_argument: Optional[str] = "profile",
-        show_callback: Any = None,
-        profile_dir: "Optional[str | os.PathLike[str]]" = None,
-        filename: str = DEFAULT_FILENAME,
-        renderer: str = "html",
-        interval: float = 0.001,
-        slow_threshold: float = 0.0,
         _options: Optional[Options] = None,
         _default_show: Optional[Callable[[Any], bool]] = None,
         _show_argument: Optional[Callable[[dict], Any]] = None,
+        **options: Any,
     ) -> None:
         self.app = app
-        self.options = _options or Options(
-            url_argument=url_argument,
-            show_callback=show_callback,
-            profile_dir=profile_dir,
-            filename=filename,
-            renderer=renderer,
-            interval=interval,
-            slow_threshold=slow_threshold,
-        )
+        self.options = _options or Options(**options)
         # Framework glue (the Flask extension) passes its own default and
         # what the callback is called with instead of the environ.
         self._default_show = _default_show
@@ -89,7 +109,7 @@ class ProfilerMiddleware:
         if not show and not self.options.profile_dir:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
-        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        path = _request_path(environ)
         run = RequestRun.begin(self.options, method, path)
         if run is None:
             return self.app(environ, start_response)
@@ -98,17 +118,27 @@ class ProfilerMiddleware:
                 return self.app(environ, start_response)
             finally:
                 run.finish()
+        held = _HeldStartResponse()
         try:
-            body = self.app(environ, _discard_start_response)
+            body = self.app(environ, held)
         finally:
             session = run.finish()
-        try:
-            if session is None:
-                raise RuntimeError("stroboscope: the profiler failed; no report (see the log)")
-            page = render_report(session)
-        finally:
-            _close(body)
+        page = render_report(session, method, path)
+        if page is None:
+            held.release(start_response)
+            return body
+        _close(body)
         headers = [("Content-Type", REPORT_CONTENT_TYPE), ("Content-Length", str(len(page)))]
         headers.extend(REPORT_HEADERS)
         start_response("200 OK", headers)
         return [page]
+
+
+def _request_path(environ: dict) -> str:
+    """The request's path as the client sent it: WSGI gives it as bytes
+    decoded as latin-1, which would show ``/café`` as ``/cafÃ©``."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    try:
+        return path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return path
