@@ -20,6 +20,11 @@ Decisions worth knowing:
 - An uncaught KeyboardInterrupt: traceback, report, the program's atexit
   handlers, then death by SIGINT, as python does (the shell sees 130).
 - ``os._exit`` ends the process at once: no report can be written.
+- ``--subprocess`` follows child processes (fork, multiprocessing,
+  ``subprocess`` running Python): each saves ``<pid>.strobe`` in
+  ``<outfile>.children/``, or without ``-o`` in a directory of its own under
+  the history directory, where this process's session goes too; one line
+  after the report names it (docs/children.md).
 - Not supported: a directory or zip file as the script, or ``-`` (stdin).
 """
 
@@ -40,7 +45,7 @@ import sys
 import types
 from typing import NoReturn, Optional, Sequence
 
-from . import Profiler, ProfilerError, __version__, history
+from . import Profiler, ProfilerError, __version__, children, history
 from .profiler import _stream_wants_color, _stream_wants_unicode, open_html_in_browser
 from .session import SESSION_SUFFIX, Session, SessionLoadError, write_atomic
 
@@ -131,7 +136,11 @@ def _make_parser() -> _Parser:
     )  # fmt: skip
     p.add_argument("--open", action="store_true", help="open the report in the default browser (HTML)")
     p.add_argument("--timeline", action="store_true", help="also record when each sample was taken")
-    p.add_argument("--load", metavar="FILE", help="render a saved session (or a pyinstrument .pyisession) instead of running")
+    p.add_argument(
+        "--load", action="append", metavar="FILE",
+        help="render a saved session (or a pyinstrument .pyisession) instead of running; "
+        "repeated, or a directory of session files, they are merged into one report",
+    )  # fmt: skip
     p.add_argument(
         "--load-prev", nargs="?", const="", metavar="ID",
         help="render a previous run's session: the latest, or the one with this id",
@@ -157,6 +166,11 @@ def _make_parser() -> _Parser:
         help="sample only the program's main thread (default: every thread, each under its own root)",
     )  # fmt: skip
     p.add_argument("--thread", metavar="NAME_OR_TID", help="show only this thread (its name or tid)")
+    p.add_argument(
+        "--subprocess", action="store_true",
+        help="also profile child processes (fork, multiprocessing, subprocess running Python), "
+        "each to its own session file, listed after the report",
+    )  # fmt: skip
     p.add_argument(
         "--color", action=argparse.BooleanOptionalAction,
         help="ANSI colours (default: when stderr is a terminal and NO_COLOR is unset)",
@@ -359,6 +373,37 @@ def _save_to_history(session: Session, announce: bool) -> None:
               file=sys.__stderr__)
 
 
+def _children_dir(args: argparse.Namespace) -> str:
+    """Where followed children save their sessions: ``<outfile>.children/``
+    (emptied of an earlier run's sessions), else a new directory for this run
+    under the history directory."""
+    try:
+        if args.outfile is not None:
+            path = args.outfile + ".children"
+            os.makedirs(path, exist_ok=True)
+            children.clear(path)
+            return path
+        return children.new_run_directory(os.path.join(history.directory(), "children"))
+    except OSError as e:
+        _fail(f"can't make a directory for the child processes' sessions: {e}")
+
+
+def _list_children(session: Session, directory: str, announce: bool) -> None:
+    """Saves this process's session beside its children's and says where they are."""
+    try:
+        session.save(os.path.join(directory, f"{os.getpid()}{SESSION_SUFFIX}"))
+    except OSError as e:
+        print(f"{PROG}: could not save this session in {directory}: {e.strerror or e}", file=sys.__stderr__)
+    if not announce:
+        return
+    n = len(children.sessions_in(directory, exclude_pid=os.getpid()))
+    if n == 0:
+        print(f"{PROG}: no child process was profiled (only Python children are followed)", file=sys.__stderr__)
+        return
+    print(f"{PROG}: {n} child process{'es' if n != 1 else ''} profiled, sessions in {directory}; "
+          f"all processes in one report: {PROG} --load {shlex.quote(directory)}", file=sys.__stderr__)
+
+
 def _renderer(args: argparse.Namespace) -> str:
     if args.renderer:
         return args.renderer
@@ -386,7 +431,7 @@ def _reload(args: argparse.Namespace) -> NoReturn:
     _check_outfile(args)
     try:
         if args.load is not None:
-            session = Session.load(args.load)
+            session = children.load_combined(args.load)
         else:
             session = history.load(args.load_prev or None)
     except (SessionLoadError, ValueError) as e:
@@ -412,7 +457,10 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     _check_outfile(args)
     renderer = _renderer(args)
 
-    profiler = Profiler(args.interval, timeline=args.timeline, all_threads=not args.main_thread)
+    profiler = Profiler(
+        args.interval, timeline=args.timeline, all_threads=not args.main_thread,
+        follow_children=args.subprocess, children_dir=_children_dir(args) if args.subprocess else None,
+    )  # fmt: skip
     try:
         code, attrs = _prepare(kind, words[0], words[1:])
         main_globals = _fresh_main(attrs)
@@ -428,9 +476,12 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     status = _exit_status(exc)
     if session is not None and not _report(session, args, renderer):
         status = status or 2
+    # A JSON or session report on stderr stays parseable: no note after it.
+    announce = args.outfile is not None or renderer == "text"
     if session is not None and not args.no_save:
-        # A JSON or session report on stderr stays parseable: no note after it.
-        _save_to_history(session, announce=args.outfile is not None or renderer == "text")
+        _save_to_history(session, announce)
+    if session is not None and profiler.children_dir is not None:
+        _list_children(session, profiler.children_dir, announce)
     if not isinstance(exc, KeyboardInterrupt):
         atexit.unregister(_die_by_sigint)
     sys.exit(status)

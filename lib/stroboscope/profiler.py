@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any, Callable, Optional, TextIO
 
-from . import _core
+from . import _core, children
 from .session import Session, library_prefixes, write_atomic
 
 __all__ = ["Profiler", "ProfilerError", "profile"]
@@ -46,6 +46,13 @@ class Profiler:
     threads started while it runs are included, threads that end keep their
     samples. Each thread is charged its own wall and CPU time, so a merged
     view adds the threads' times up (4 threads busy for 1 s show 4 s).
+
+    With ``follow_children`` every Python child process started while it
+    runs (``os.fork``, ``multiprocessing`` with any start method,
+    ``subprocess`` running Python) profiles itself with the same settings
+    and saves its session as ``<pid>.strobe`` in ``children_dir`` (default:
+    a new temporary directory); :attr:`children` lists those files
+    (docs/children.md).
     """
 
     def __init__(
@@ -55,9 +62,17 @@ class Profiler:
         all_threads: bool = False,
         timeline: bool = False,
         estimator: str = "split",
+        follow_children: bool = False,
+        children_dir: "Optional[str | os.PathLike[str]]" = None,
     ) -> None:
         self._interval = interval
         self.all_threads = bool(all_threads)
+        self._timeline = bool(timeline)
+        self.follow_children = bool(follow_children)
+        #: where the followed children save their sessions (set by the first
+        #: start() when not given)
+        self.children_dir: Optional[str] = None if children_dir is None else os.path.abspath(children_dir)
+        self._following: Optional[tuple] = None
         self._sampler = _core.Sampler(interval, _OWN_PREFIX, estimator, timeline, self.all_threads)
         self._target: Optional[str] = None
         self.last_session: Optional[Session] = None
@@ -74,7 +89,39 @@ class Profiler:
         """Start sampling this thread (or all threads). Raises ProfilerError
         if already running."""
         self._target = target
-        self._sampler.start(root_code)
+        follow = self.follow_children and self._following is None and not self.is_running
+        if follow:
+            if self.children_dir is None:
+                import tempfile
+
+                self.children_dir = tempfile.mkdtemp(prefix="stroboscope-children-")
+            self._following = children.start_following(
+                children.settings(self.children_dir, self._interval, self.all_threads, self._timeline)
+            )
+        try:
+            try:
+                self._sampler.start(root_code)
+            except ProfilerError:
+                # In a followed child, the profiler that follows it gives way
+                # to the program's own (its profile ends and is saved here).
+                if self.is_running or not children.step_aside(self):
+                    raise
+                self._sampler.start(root_code)
+        except BaseException:
+            if follow:
+                self._stop_following()
+            raise
+
+    def _stop_following(self) -> None:
+        if self._following is not None:
+            children.stop_following(self._following)
+            self._following = None
+
+    @property
+    def children(self) -> list[str]:
+        """The session files the followed children have saved so far (a child
+        saves when it exits), sorted."""
+        return children.sessions_in(self.children_dir) if self.children_dir else []
 
     def stop(self) -> Session:
         """Stop sampling and return the session (also kept as last_session).
@@ -82,6 +129,7 @@ class Profiler:
         result combines every run since the last :meth:`reset`.
         Raises ProfilerError if not running or called from another thread."""
         data = self._sampler.stop()
+        self._stop_following()
         session = Session(data)
         if self._target is not None:
             session.target = self._target
