@@ -6,7 +6,7 @@ then open http://127.0.0.1:8000/ and add ?profile to any address:
 http://127.0.0.1:8000/primes?profile shows that request's HTML report
 instead of the page. Reports are shown because DEBUG is on; they hold the
 server's file paths and code names, so never turn DEBUG on in production
-(see STROBOSCOPE_SHOW_CALLBACK in examples/WEB.md to allow them otherwise).
+(see STROBOSCOPE_SHOW_CALLBACK in the README, "Web requests", to allow them otherwise).
 
 With STROBOSCOPE_PROFILE_DIR=/some/dir in the environment, every request
 slower than 0.1 s also leaves its report in that directory.

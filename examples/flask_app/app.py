@@ -6,7 +6,7 @@ then open http://127.0.0.1:5000/ and add ?profile to any address:
 http://127.0.0.1:5000/primes?profile shows that request's HTML report
 instead of the page. Reports are shown because debug mode is on; they hold
 the server's file paths and code names, so never run debug mode in
-production (see STROBOSCOPE_SHOW_CALLBACK in examples/WEB.md).
+production (see STROBOSCOPE_SHOW_CALLBACK in the README, "Web requests").
 
 With STROBOSCOPE_PROFILE_DIR=/some/dir in the environment, every request
 slower than 0.1 s also leaves its report in that directory. The port is the

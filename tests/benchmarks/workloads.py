@@ -82,7 +82,7 @@ def four_threads(n=4):
     out = []
 
     def work():
-        out.append(call_heavy(27))
+        out.append(call_heavy(29))
 
     ts = [threading.Thread(target=work) for _ in range(n)]
     for t in ts:
