@@ -71,7 +71,7 @@ if ls build/asan/lib/ext/_core*.so >/dev/null 2>&1; then
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     PYTHONPATH="$PWD/build/asan-pkg" build/venv-3.11/bin/python -m pytest \
-        tests/test_profiler.py tests/test_cli.py -q -p no:cacheprovider \
+        tests/test_profiler.py tests/test_threads.py tests/test_cli.py tests/test_html.py -q -p no:cacheprovider \
         -k "not many_start_stop_cycles and not fork" >"$log/pytest-asan.log" 2>&1
     tail -n 5 "$log/pytest-asan.log"
     count "$log/pytest-asan.log"
