@@ -187,6 +187,15 @@ def boot() -> None:
     _begin("")
 
 
+def _is_multiprocessing_helper() -> bool:
+    """Whether this process is multiprocessing's resource tracker or fork
+    server, known by the function its ``-c`` command ran. Before 3.10 there
+    is no sys.orig_argv to tell them apart at start, so they are profiled
+    and this keeps their session out of the children's."""
+    main = getattr(sys.modules.get("__main__"), "main", None)
+    return getattr(main, "__module__", None) in ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
 def _parse(text: Optional[str]) -> Optional[dict]:
     try:
         d = json.loads(text or "")
@@ -266,6 +275,8 @@ def _stop_and_write() -> None:
     try:
         session = p.stop()
     except Exception:  # stopped from another thread: nothing to save
+        return
+    if _is_multiprocessing_helper():
         return
     pid = os.getpid()
     if _origin:
