@@ -455,16 +455,30 @@ walk_stack(Sampler *s, PyThreadState *ts, size_t base)
     if (use_root && !w.reached_root) {
         return (Py_ssize_t)base;
     }
-    /* Leaf-first codes to root-first frame ids. */
+    /* Leaf-first codes to root-first frame ids. A frame like the one below
+     * it (recursion: same code, same offset) reuses its lookups. */
     size_t n = base;
+    PyCodeObject *prev_code = NULL;
+    int prev_lasti = 0;
     for (size_t i = w.n; i-- > 0;) {
-        strobe_cache_entry *e = code_entry(s, s->stack_codes[i]);
+        PyCodeObject *co = s->stack_codes[i];
+        int lasti = s->stack_code_lines[i];
+        if (co == prev_code && lasti == prev_lasti && n > base) {
+            s->stack_frames[n] = s->stack_frames[n - 1];
+            s->stack_lines[n] = s->stack_lines[n - 1];
+            n++;
+            continue;
+        }
+        strobe_cache_entry *e = code_entry(s, co);
         if (e == NULL || (e->flags & STROBE_CACHE_OWN)) {
+            prev_code = NULL;
             continue;
         }
         s->stack_frames[n] = e->frame;
-        s->stack_lines[n] = line_of(s, s->stack_codes[i], s->stack_code_lines[i]);
+        s->stack_lines[n] = line_of(s, co, lasti);
         n++;
+        prev_code = co;
+        prev_lasti = lasti;
     }
     return (Py_ssize_t)n;
 }
