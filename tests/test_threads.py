@@ -302,3 +302,22 @@ def test_cli_main_thread_only(tmp_path):
     names = {f["name"] for f in doc["frames"]}
     assert "crunch" not in names and "forever" not in names
     assert [doc["frames"][n["frame"]]["name"] for n in doc["nodes"] if n["parent"] == 0] == ["<module>"]
+
+
+def test_the_text_report_marks_waiting_nodes():
+    def napper():
+        time.sleep(0.3)
+
+    with Profiler(all_threads=True) as p:
+        th = threading.Thread(target=napper, name="napper")
+        th.start()
+        busy(0.1)
+        th.join()
+    text = p.last_session.render("text", show_all=True, threshold=0)
+    # The function that slept (not the thread's root line, "napper (tid N)").
+    nap = [line for line in text.splitlines() if ".napper  " in line]
+    assert nap and all(line.endswith("% waiting]") for line in nap), nap
+    busy_lines = [line for line in text.splitlines() if " busy  " in line]
+    assert busy_lines and not any("waiting]" in line for line in busy_lines), busy_lines
+    # Sorted and shown by CPU time: no waiting marks.
+    assert "waiting]" not in p.last_session.render("text", time="cpu", show_all=True, threshold=0)

@@ -207,6 +207,25 @@ static void render_label(const strobe_session *s, const strobe_view *view,
                           (unsigned)v->recursion);
 }
 
+/* "[73% waiting]" after a node that spent most of its wall time off the
+ * CPU (sleeping, blocked on I/O or a lock, waiting for the GIL), so those
+ * stand out in the wall-time tree. */
+static void render_waiting(const strobe_view_node *v,
+                           const strobe_view_options *vopt,
+                           const strobe_text_options *topt, strobe_buf *b)
+{
+    double share;
+
+    if (vopt->time_mode != STROBE_TIME_WALL || v->total_wall_ns == 0 ||
+        v->total_cpu_ns >= v->total_wall_ns)
+        return;
+    share = (double)(v->total_wall_ns - v->total_cpu_ns) / (double)v->total_wall_ns;
+    if (share < 0.5)
+        return;
+    strobe_buf_printf(b, "%s  [%.0f%% waiting]%s", topt->color ? ANSI_DIM : "",
+                      share * 100.0, topt->color ? ANSI_RESET : "");
+}
+
 /* The view is in pre-order, so one pass over ids prints the tree; each
  * level's indent prefix is kept as a length into one prefix buffer. */
 static int render_tree(const strobe_session *s, const strobe_view *view,
@@ -259,6 +278,7 @@ static int render_tree(const strobe_session *s, const strobe_view *view,
             }
         }
         render_label(s, view, v, vopt, topt, con, b);
+        render_waiting(v, vopt, topt, b);
         strobe_buf_puts(b, "\n");
     }
     if (!prefix.failed)

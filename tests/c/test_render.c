@@ -114,7 +114,7 @@ static void test_basic(void)
         "   0.600   60.0%  |  |- parse  app.py:20\n"
         "   0.600   60.0%  |  |  `- [2 frames hidden]  json (loads)\n"
         "   0.600   60.0%  |  |     `- hook  app.py:30\n"
-        "   0.300   30.0%  |  `- [1 frame hidden]  time (time.sleep)\n"
+        "   0.300   30.0%  |  `- [1 frame hidden]  time (time.sleep)  [100% waiting]\n"
         "   0.010    1.0%  `- parse  app.py:20\n";
     strobe_session *s = basic_session();
     strobe_view_options v = {0};
