@@ -207,21 +207,22 @@ static void render_label(const strobe_session *s, const strobe_view *view,
                           (unsigned)v->recursion);
 }
 
-/* "[73% waiting]" after a node that spent most of its wall time off the
- * CPU (sleeping, blocked on I/O or a lock, waiting for the GIL), so those
- * stand out in the wall-time tree. */
+/* "[73% waiting]" after a node that spent at least half its wall time
+ * waiting itself, off the CPU (sleeping, blocked on I/O or a lock, waiting
+ * for the GIL), so those stand out in the wall-time tree. The share is of
+ * the node's own time; its callers, whose time it is part of, are not
+ * marked. */
 static void render_waiting(const strobe_view_node *v,
                            const strobe_view_options *vopt,
                            const strobe_text_options *topt, strobe_buf *b)
 {
     double share;
 
-    if (vopt->time_mode != STROBE_TIME_WALL || v->total_wall_ns == 0 ||
-        v->total_cpu_ns >= v->total_wall_ns)
+    if (vopt->time_mode != STROBE_TIME_WALL || v->self_wall_ns == 0 ||
+        v->self_cpu_ns >= v->self_wall_ns ||
+        2 * (v->self_wall_ns - v->self_cpu_ns) < v->total_wall_ns)
         return;
-    share = (double)(v->total_wall_ns - v->total_cpu_ns) / (double)v->total_wall_ns;
-    if (share < 0.5)
-        return;
+    share = (double)(v->self_wall_ns - v->self_cpu_ns) / (double)v->self_wall_ns;
     strobe_buf_printf(b, "%s  [%.0f%% waiting]%s", topt->color ? ANSI_DIM : "",
                       share * 100.0, topt->color ? ANSI_RESET : "");
 }
