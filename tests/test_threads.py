@@ -315,7 +315,7 @@ def test_the_text_report_marks_waiting_nodes():
         th.join()
     text = p.last_session.render("text", show_all=True, threshold=0)
     # The function that slept (not the thread's root line, "napper (tid N)").
-    nap = [line for line in text.splitlines() if ".napper  " in line]
+    nap = [line for line in text.splitlines() if "napper  " in line and "(tid " not in line]
     assert nap and all(line.endswith("% waiting]") for line in nap), nap
     busy_lines = [line for line in text.splitlines() if " busy  " in line]
     assert busy_lines and not any("waiting]" in line for line in busy_lines), busy_lines

@@ -1256,7 +1256,9 @@ timer_main(void *arg)
                     }
                     resend_at = now + r->interval_ns;
                 }
-                wait_until(r, now + r->interval_ns / 4);
+                /* Woken by the hook's sample or at the next re-send: a
+                 * busy poll here takes CPU from the program's threads. */
+                wait_until(r, resend_at > now ? resend_at : now + r->interval_ns);
                 continue;
             }
             Py_tracefunc installed = r->tstate->c_profilefunc;
