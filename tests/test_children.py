@@ -21,17 +21,7 @@ from stroboscope import Profiler, Session, children
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
 
-WORK = textwrap.dedent(
-    """
-    import time as _time
-    def work(seconds=0.05):
-        end = _time.perf_counter() + seconds
-        n = 0
-        while _time.perf_counter() < end:
-            n += sum(i * i for i in range(100))
-        return n
-    """
-)
+from test_cli import WORK  # noqa: E402  (the same little CPU work)
 
 LINE = re.compile(r"stroboscope: (\d+) child process(?:es)? profiled, sessions in (.+); all processes in one report: ")
 
