@@ -57,6 +57,11 @@ typedef struct Sampler Sampler;
 
 #define STROBE_LINE_CACHE 4096 /* a power of two */
 #define STROBE_FIRE_CLOCKS 16  /* threads whose CPU time the timer reads */
+/* Samples a new thread waits for `threading` to register its name before it
+ * is labelled without one (its time is kept meanwhile: it counts from its
+ * first sample). A starting thread among many busy ones can take tens of
+ * switch intervals to get that far; a thread started from C never does. */
+#define STROBE_NAME_TRIES 1000
 
 /* What the timer thread, the signal handler and the pending call share. It
  * outlives the Sampler while a pending call still points at it. */
@@ -703,7 +708,8 @@ thread_name(unsigned long ident)
 
 /* Interns the thread's label frame, "name (tid N)", the root of its samples.
  * A thread that `threading` has not registered yet (it is starting) is left
- * for the next sample, a few times, then labelled without its name. 0 / -1. */
+ * for the next sample, up to STROBE_NAME_TRIES times, then labelled without
+ * its name. 0 / -1. */
 static int
 thread_label(Sampler *s, strobe_acct *a)
 {
@@ -711,7 +717,7 @@ thread_label(Sampler *s, strobe_acct *a)
     if (name == NULL && a->tid == getpid()) {
         name = PyUnicode_FromString("MainThread");
     }
-    if (name == NULL && a->name_tries++ < 20) {
+    if (name == NULL && a->name_tries++ < STROBE_NAME_TRIES) {
         return -1;
     }
     PyObject *label = name ? PyUnicode_FromFormat("%U (tid %d)", name, (int)a->tid)
