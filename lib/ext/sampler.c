@@ -836,6 +836,17 @@ sample_threads(Sampler *s, PyThreadState *event_ts, int what, PyObject *arg,
     publish_fire_clocks(s);
 }
 
+/* sample_threads() from the calling thread, outside any event (a pending
+ * call, stop()), keeping the exception the program may have set. */
+static void
+sample_threads_here(Sampler *s, uint64_t now_wall)
+{
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    sample_threads(s, PyThreadState_Get(), -1, NULL, now_wall);
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+}
+
 /* ---- re-arm by signal (3.9 - 3.11) --------------------------------------- */
 
 #ifdef STROBE_REARM_SIGNAL
@@ -1095,11 +1106,8 @@ pending_sample(void *arg)
         atomic_load(&r->state) == ST_FIRED) {
         Sampler *s = r->owner;
         if (r->all_threads) {
-            PyObject *exc_type, *exc_value, *exc_tb;
-            PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
             uint64_t began = strobe_clock_wall_ns();
-            sample_threads(s, PyThreadState_Get(), -1, NULL, began);
-            PyErr_Restore(exc_type, exc_value, exc_tb);
+            sample_threads_here(s, began);
             schedule_next(r, began);
             rearm_decref(r);
             return 0;
@@ -1691,29 +1699,16 @@ Sampler_stop(Sampler *self, PyObject *Py_UNUSED(ignored))
          * they are, this one is in stop(). Without it, the time since each
          * thread's previous sample would go to where that sample left it
          * (a thread that slept since would look busy). */
-        PyObject *exc_type, *exc_value, *exc_tb;
-        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-        sample_threads(self, PyThreadState_Get(), -1, NULL, now_wall);
-        PyErr_Restore(exc_type, exc_value, exc_tb);
+        sample_threads_here(self, now_wall);
     }
     atomic_fetch_add(&r->refs, 1); /* keep r for its error flags */
     sampler_halt(self);
 
     strobe_session *s = self->session;
     /* The time since the last sample: a C call in progress keeps its node;
-     * otherwise it goes to where the program was when it stopped us. */
-    if (!forked) {
-        if (self->all_threads) {
-            for (size_t i = 0; i < self->n_threads; i++) {
-                strobe_acct *a = &self->threads[i];
-                uint64_t cpu = thread_cpu_ns(a->cpu_clock);
-                if (a->last_leaf != STROBE_NO_NODE) {
-                    strobe_tree_add_time(s->tree, a->last_leaf,
-                                         now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0,
-                                         cpu > a->last_cpu_ns ? cpu - a->last_cpu_ns : 0);
-                }
-            }
-        } else
+     * otherwise it goes to where the program was when it stopped us. (All
+     * threads: the last sample above, taken at now_wall, has charged it.) */
+    if (!forked && !self->all_threads) {
 #ifdef STROBE_REARM_SIGNAL
         if (state == ST_CCALL) {
             finish_ccall(self, now_wall, now_cpu);
