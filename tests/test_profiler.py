@@ -386,3 +386,22 @@ def test_blocked_time_goes_to_the_line_that_blocked():
                       if sys.version_info >= (3, 11) else "waits"]
     assert node["total_wall"] > 0.25
     assert node["line"] in (sleep_line, sleep_line + 1)  # the call, or the return after it
+
+
+def test_a_loop_right_before_stop_is_charged_to_its_function():
+    # The call of stop() is the event that samples: its frames are ours and
+    # left out, so the leaf is the caller, which gets the loop's time (not
+    # the caller's caller).
+    def loop_then_stop(p):
+        n = 0
+        end = time.thread_time() + 0.1
+        while time.thread_time() < end:
+            n += 1
+        p.stop()
+
+    p = Profiler()
+    p.start()
+    loop_then_stop(p)
+    _, by_name = nodes_by_name(p.last_session)
+    (node,) = by_name["test_a_loop_right_before_stop_is_charged_to_its_function.<locals>.loop_then_stop"]
+    assert node["self_wall"] > 0.08

@@ -212,7 +212,31 @@ static int copy_if_unset(char **mine, const char *theirs, char **copy)
     return *copy == NULL ? -1 : 0;
 }
 
+static int merge(strobe_session *dst, const strobe_session *src, int used_only);
+
+/* Interns src's frame `id` into dst's table. */
+static int intern_frame(strobe_session *dst, const strobe_session *src,
+                        uint32_t id, uint32_t *out)
+{
+    strobe_frame f;
+
+    if (strobe_frames_get(src->frames, id, &f) < 0)
+        return -1;
+    return strobe_frames_intern(dst->frames, f.name, f.name_len, f.file,
+                                f.file_len, f.first_line, f.kind, out);
+}
+
 int strobe_session_merge(strobe_session *dst, const strobe_session *src)
+{
+    return merge(dst, src, 0);
+}
+
+int strobe_session_merge_used(strobe_session *dst, const strobe_session *src)
+{
+    return merge(dst, src, 1);
+}
+
+static int merge(strobe_session *dst, const strobe_session *src, int used_only)
 {
     size_t n_frames = strobe_frames_count(src->frames);
     size_t n_nodes = strobe_tree_count(src->tree), i;
@@ -229,19 +253,20 @@ int strobe_session_merge(strobe_session *dst, const strobe_session *src)
     if (fmap == NULL || nmap == NULL)
         goto cleanup;
     for (i = 0; i < n_frames; i++) {
-        strobe_frame f;
-
-        if (strobe_frames_get(src->frames, (uint32_t)i, &f) < 0 ||
-            strobe_frames_intern(dst->frames, f.name, f.name_len, f.file,
-                                 f.file_len, f.first_line, f.kind, &fmap[i]) < 0)
+        fmap[i] = STROBE_NO_FRAME;
+        if (!used_only && intern_frame(dst, src, (uint32_t)i, &fmap[i]) < 0)
             goto cleanup;
     }
     nmap[0] = STROBE_ROOT_NODE;
     for (i = 1; i < n_nodes; i++) {
         const strobe_node *n = strobe_tree_node(src->tree, (uint32_t)i);
 
-        if (n->parent >= i || n->frame >= n_frames ||
-            strobe_tree_child(dst->tree, nmap[n->parent], fmap[n->frame],
+        if (n->parent >= i || n->frame >= n_frames)
+            goto cleanup;
+        if (fmap[n->frame] == STROBE_NO_FRAME &&
+            intern_frame(dst, src, n->frame, &fmap[n->frame]) < 0)
+            goto cleanup;
+        if (strobe_tree_child(dst->tree, nmap[n->parent], fmap[n->frame],
                               n->line, &nmap[i]) < 0)
             goto cleanup;
     }

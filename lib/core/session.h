@@ -65,4 +65,8 @@ int strobe_session_add_library_prefix(strobe_session *s, const char *prefix);
  * gives the same result as one successful merge. */
 int strobe_session_merge(strobe_session *dst, const strobe_session *src);
 
+/* strobe_session_merge(), interning only the frames src's tree uses (a task
+ * scope's tree shares its sampler's frame table with other scopes). */
+int strobe_session_merge_used(strobe_session *dst, const strobe_session *src);
+
 #endif

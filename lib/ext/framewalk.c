@@ -51,7 +51,7 @@ strobe_walk_frames(PyThreadState *ts, int skip, strobe_frame_visit visit,
         PyCodeObject *code = f->f_code;
 #endif
         int lasti = _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
-        if (visit(ctx, code, lasti)) {
+        if (visit(ctx, code, lasti, f)) {
             return;
         }
     }
@@ -67,9 +67,63 @@ strobe_walk_frames(PyThreadState *ts, int skip, strobe_frame_visit visit,
 #else
         int lasti = f->f_lasti; /* in bytes */
 #endif
-        if (visit(ctx, f->f_code, lasti)) {
+        if (visit(ctx, f->f_code, lasti, f)) {
             return;
         }
     }
+#endif
+}
+
+/* ---- suspended coroutines ----------------------------------------------- */
+
+const void *
+strobe_gen_frame(PyObject *gen)
+{
+    PyGenObject *g = (PyGenObject *)gen;
+#if PY_VERSION_HEX >= 0x030B0000
+    /* 3.11+: the frame lives inside the generator object. */
+    if (g->gi_frame_state >= FRAME_COMPLETED) {
+        return NULL;
+    }
+    return (const void *)g->gi_iframe;
+#else
+    return g->gi_frame; /* NULL once finished */
+#endif
+}
+
+int
+strobe_gen_location(PyObject *gen, PyCodeObject **code, int *lasti)
+{
+    PyGenObject *g = (PyGenObject *)gen;
+#if PY_VERSION_HEX >= 0x030B0000
+    int8_t state = g->gi_frame_state;
+    if (state >= FRAME_EXECUTING) { /* running, completed or cleared */
+        return -1;
+    }
+    _PyInterpreterFrame *f = (_PyInterpreterFrame *)g->gi_iframe;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!PyCode_Check(f->f_executable)) {
+        return -1;
+    }
+    *code = (PyCodeObject *)f->f_executable;
+#else
+    *code = f->f_code;
+#endif
+    *lasti = state == FRAME_CREATED
+                 ? -1
+                 : _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
+    return 0;
+#else
+    PyFrameObject *f = g->gi_frame;
+    if (f == NULL || g->gi_running) {
+        return -1;
+    }
+    *code = f->f_code;
+#if PY_VERSION_HEX >= 0x030A0000
+    *lasti = f->f_lasti < 0 ? -1 : f->f_lasti * (int)sizeof(_Py_CODEUNIT);
+#else
+    *lasti = f->f_lasti;
+#endif
+    return 0;
 #endif
 }

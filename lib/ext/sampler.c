@@ -120,7 +120,24 @@ typedef struct strobe_acct {
     int last_after;                     /* its after_event */
     double last_rho;                    /* its stack's CPU density, or -1 */
     int last_late;                      /* it ended a blocking call */
+    strobe_tree *tree;       /* a task scope's own tree; NULL: the session's */
+    uint64_t samples;        /* a task scope's samples */
 } strobe_acct;
+
+/* A task scope (Sampler.add_scope): the samples of one asyncio task, made
+ * by the sampler of the thread its event loop runs on. While the task runs,
+ * its stack is the thread's from the task's outermost coroutine down; while
+ * it is suspended, the chain of coroutines it awaits through, with an
+ * [await] leaf (strict: one [out of context] frame). */
+typedef struct strobe_scope {
+    long id;
+    PyObject *coro;          /* the task's outermost coroutine (strong) */
+    int strict;
+    strobe_acct acct;        /* acct.tree: the scope's tree; its frame ids
+                                are the sampler session's */
+    double start_time;
+    uint64_t start_wall_ns;
+} strobe_scope;
 
 struct Sampler {
     PyObject_HEAD
@@ -152,8 +169,18 @@ struct Sampler {
     Py_tracefunc saved_func; /* profile function installed before start() */
     PyObject *saved_obj;
 
+    int tasks;              /* samples task scopes, not the thread */
+    strobe_scope *scopes;
+    size_t n_scopes, cap_scopes;
+    long next_scope_id;
+    PyObject *str_cr_await, *str_gi_yieldfrom;
+    uint32_t await_frame, out_of_context_frame; /* in the session's table */
+
     PyCodeObject **stack_codes; /* scratch: the walk, leaf first */
     int32_t *stack_code_lines;
+    const void **stack_fids; /* scratch: the walk's frame identities */
+    int leaf_dropped;        /* the last convert_codes() left its innermost
+                                frame out (our own: stop(), __exit__) */
     struct strobe_line_slot {
         PyCodeObject *code;
         int lasti;
@@ -228,6 +255,7 @@ stack_reserve(Sampler *s, size_t n)
     }
     if (grow((void **)&s->stack_codes, ncap, sizeof(*s->stack_codes)) < 0 ||
         grow((void **)&s->stack_code_lines, ncap, sizeof(int32_t)) < 0 ||
+        grow((void **)&s->stack_fids, ncap, sizeof(*s->stack_fids)) < 0 ||
         grow((void **)&s->stack_frames, ncap, sizeof(uint32_t)) < 0 ||
         grow((void **)&s->stack_lines, ncap, sizeof(int32_t)) < 0) {
         return -1; /* the arrays that grew keep their old contents */
@@ -422,7 +450,7 @@ line_of(Sampler *s, PyCodeObject *co, int lasti)
 }
 
 static int
-visit_frame(void *arg, PyCodeObject *co, int lasti)
+visit_frame(void *arg, PyCodeObject *co, int lasti, const void *frame)
 {
     walk_ctx *w = arg;
     Sampler *s = w->s;
@@ -433,6 +461,7 @@ visit_frame(void *arg, PyCodeObject *co, int lasti)
     }
     s->stack_codes[w->n] = co; /* borrowed: the GIL is held for the walk */
     s->stack_code_lines[w->n] = lasti; /* line_of() maps it to a line */
+    s->stack_fids[w->n] = frame;
     w->n++;
     if (w->use_root && (PyObject *)co == s->root_code) {
         w->reached_root = 1; /* the program's outermost frame */
@@ -441,31 +470,24 @@ visit_frame(void *arg, PyCodeObject *co, int lasti)
     return 0;
 }
 
-/* Walks the stack of `ts` from its innermost frame to the outermost, or to
- * root_code (on the thread that started the sampler), and leaves it
- * root-first in the scratch arrays as frame ids from index `base` on (the
- * caller fills the first `base`), without stroboscope's own frames. With a
- * root_code, a stack that does not reach it (the runner's own code, before
- * or after the program) is empty. Frames are interned only once the stack is
- * kept. Returns the depth, `base` included, or -1. */
+/* The codes s->stack_codes[from, from + count) (leaf first, offsets in
+ * stack_code_lines) to root-first frame ids in the scratch arrays from index
+ * `base` on (the caller fills the first `base`), without stroboscope's own
+ * frames. Frames are interned only once the stack is kept. Returns the
+ * depth, `base` included, or -1. */
 static Py_ssize_t
-walk_stack(Sampler *s, PyThreadState *ts, size_t base)
+convert_codes(Sampler *s, size_t from, size_t count, size_t base)
 {
-    int use_root = s->root_code != NULL && ts == s->rearm->tstate;
-    walk_ctx w = {s, 0, 0, use_root, 0};
-    strobe_walk_frames(ts, 0, visit_frame, &w);
-    if (w.failed || stack_reserve(s, base + w.n + 1) < 0) {
+    if (stack_reserve(s, base + count + 1) < 0) {
         return -1;
     }
-    if (use_root && !w.reached_root) {
-        return (Py_ssize_t)base;
-    }
-    /* Leaf-first codes to root-first frame ids. A frame like the one below
-     * it (recursion: same code, same offset) reuses its lookups. */
+    /* A frame like the one below it (recursion: same code, same offset)
+     * reuses its lookups. */
     size_t n = base;
     PyCodeObject *prev_code = NULL;
     int prev_lasti = 0;
-    for (size_t i = w.n; i-- > 0;) {
+    s->leaf_dropped = 0;
+    for (size_t i = from + count; i-- > from;) {
         PyCodeObject *co = s->stack_codes[i];
         int lasti = s->stack_code_lines[i];
         if (co == prev_code && lasti == prev_lasti && n > base) {
@@ -477,6 +499,7 @@ walk_stack(Sampler *s, PyThreadState *ts, size_t base)
         strobe_cache_entry *e = code_entry(s, co);
         if (e == NULL || (e->flags & STROBE_CACHE_OWN)) {
             prev_code = NULL;
+            s->leaf_dropped = i == from;
             continue;
         }
         s->stack_frames[n] = e->frame;
@@ -488,9 +511,31 @@ walk_stack(Sampler *s, PyThreadState *ts, size_t base)
     return (Py_ssize_t)n;
 }
 
+/* Walks the stack of `ts` from its innermost frame to the outermost, or to
+ * root_code (on the thread that started the sampler), and leaves it
+ * root-first in the scratch arrays as frame ids from index `base` on (see
+ * convert_codes()). With a root_code, a stack that does not reach it (the
+ * runner's own code, before or after the program) is empty. */
+static Py_ssize_t
+walk_stack(Sampler *s, PyThreadState *ts, size_t base)
+{
+    int use_root = s->root_code != NULL && ts == s->rearm->tstate;
+    walk_ctx w = {s, 0, 0, use_root, 0};
+    strobe_walk_frames(ts, 0, visit_frame, &w);
+    if (w.failed) {
+        return -1;
+    }
+    if (use_root && !w.reached_root) {
+        return (Py_ssize_t)base;
+    }
+    return convert_codes(s, 0, w.n, base);
+}
+
 /* Where the program is right after the event that took a sample: the part
  * of the next gap before the re-arm is shared with this stack. */
-typedef enum { AFTER_SAME, AFTER_CALLER, AFTER_CALLEE } after_event;
+typedef enum { AFTER_SAME, AFTER_CALLER, AFTER_CALLEE, AFTER_AWAIT } after_event;
+/* AFTER_AWAIT: the stack is a suspended task's (a task scope): it waits, so
+ * this sample charges it no CPU time; it may resume at any time after. */
 
 /* Charges the time since the previous sample (see the top of this file) to
  * the stack in the scratch arrays and makes this sample the previous one.
@@ -501,7 +546,7 @@ account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
         size_t depth, after_event after)
 {
     strobe_rearm *r = s->rearm;
-    strobe_tree *tree = s->session->tree;
+    strobe_tree *tree = a->tree != NULL ? a->tree : s->session->tree;
     uint64_t dw = now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0;
     uint64_t dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
     uint64_t pw = 0, pc = 0; /* the previous stack's part of this gap */
@@ -524,7 +569,9 @@ account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
      * of the gap that surely belongs to it. */
     double rho_new = -1.0;
     int late = 0;
-    if (fired_in_gap) {
+    if (after == AFTER_AWAIT) {
+        rho_new = 0.0;
+    } else if (fired_in_gap) {
         if (now_wall - fw >= 20000) {
             rho_new = (double)(now_cpu - fc) / (double)(now_wall - fw);
         } else if (!s->all_threads || a->ts == s->running_ts) {
@@ -556,10 +603,12 @@ account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
             pw = (uint64_t)x;
             pc = (uint64_t)(a->last_rho * x);
             pc = pc > c ? c : pc;
-        } else if (a->last_after == AFTER_SAME && !a->last_late) {
-            /* Sampled mid-run: the change is anywhere in the unknown part. */
+        } else if ((a->last_after == AFTER_SAME || a->last_after == AFTER_AWAIT) &&
+                   !a->last_late) {
+            /* Sampled mid-run: the change is anywhere in the unknown part
+             * (a suspended task burns no CPU time of its own). */
             pw = w / 2;
-            pc = c / 2;
+            pc = a->last_after == AFTER_AWAIT ? 0 : c / 2;
         }
         /* After a call or a return the program moves on at once: the
          * unknown part is the new stack's. */
@@ -569,9 +618,12 @@ account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
     }
     uint32_t leaf = STROBE_NO_NODE;
     if (strobe_tree_add_sample(tree, s->stack_frames, s->stack_lines, depth,
-                               dw - pw, dc - pc, &leaf) < 0) {
+                               dw - pw, after == AFTER_AWAIT ? 0 : dc - pc,
+                               &leaf) < 0) {
         atomic_fetch_or(&r->errors, ERR_NOMEM);
         leaf = STROBE_NO_NODE;
+    } else if (a->tree != NULL) {
+        a->samples++; /* a task scope: no timeline */
     } else {
         if (!s->all_threads) {
             s->session->sample_count++; /* all threads: one per tick */
@@ -753,7 +805,7 @@ publish_fire_clocks(Sampler *s)
 }
 
 static int
-stop_at_first(void *arg, PyCodeObject *co, int lasti)
+stop_at_first(void *arg, PyCodeObject *co, int lasti, const void *frame)
 {
     *(int *)arg = 1;
     return 1;
@@ -762,6 +814,9 @@ stop_at_first(void *arg, PyCodeObject *co, int lasti)
 #ifdef STROBE_REARM_SIGNAL
 static int sample_event(Sampler *s, strobe_acct *a, PyThreadState *ts, int what,
                         PyObject *arg, uint64_t now_wall, uint64_t now_cpu,
+                        size_t base, int allow_ccall);
+static int charge_event(Sampler *s, strobe_acct *a, int what, PyObject *arg,
+                        uint64_t now_wall, uint64_t now_cpu, Py_ssize_t depth,
                         size_t base, int allow_ccall);
 #endif
 
@@ -845,6 +900,173 @@ sample_threads_here(Sampler *s, uint64_t now_wall)
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
     sample_threads(s, PyThreadState_Get(), -1, NULL, now_wall);
     PyErr_Restore(exc_type, exc_value, exc_tb);
+}
+
+/* ---- task scopes ---------------------------------------------------------- */
+
+/* The longest chain of awaiting coroutines a suspended task's sample shows
+ * (from its outermost coroutine on). */
+#define STROBE_MAX_AWAIT_CHAIN 512
+
+/* Puts the chain of coroutines (and generators) `coro` awaits through in
+ * s->stack_codes from index `at` on, leaf first, as a walk leaves a thread's
+ * stack: the coroutine, what it awaits (cr_await, gi_yieldfrom) while that
+ * is a coroutine or a generator too. The chain ends at what it waits for
+ * (a Future, a Task, a C awaitable). The attributes are the C getters of
+ * these exact types: no user code runs. Returns the count, or -1. */
+static Py_ssize_t
+await_chain(Sampler *s, PyObject *coro, size_t at)
+{
+    size_t m = 0;
+    PyObject *c = Py_NewRef(coro);
+    while (m < STROBE_MAX_AWAIT_CHAIN) {
+        PyCodeObject *co;
+        int lasti;
+        int is_coro = PyCoro_CheckExact(c);
+        if ((!is_coro && !PyGen_CheckExact(c)) ||
+            strobe_gen_location(c, &co, &lasti) < 0) {
+            break;
+        }
+        if (stack_reserve(s, at + m + 1) < 0) {
+            Py_DECREF(c);
+            atomic_fetch_or(&s->rearm->errors, ERR_NOMEM);
+            return -1;
+        }
+        /* borrowed: the awaiting coroutine holds what it awaits */
+        s->stack_codes[at + m] = co;
+        s->stack_code_lines[at + m] = lasti;
+        s->stack_fids[at + m] = NULL;
+        m++;
+        PyObject *next = PyObject_GetAttr(c, is_coro ? s->str_cr_await
+                                                     : s->str_gi_yieldfrom);
+        Py_DECREF(c);
+        if (next == NULL) {
+            PyErr_Clear();
+            return (Py_ssize_t)m > 0 ? (Py_ssize_t)m : -1;
+        }
+        c = next;
+    }
+    Py_DECREF(c);
+    /* outermost first so far: leaf first, as convert_codes() reads it */
+    for (size_t i = 0, j = m; i + 1 < j; i++, j--) {
+        PyCodeObject *tc = s->stack_codes[at + i];
+        s->stack_codes[at + i] = s->stack_codes[at + j - 1];
+        s->stack_codes[at + j - 1] = tc;
+        int32_t tl = s->stack_code_lines[at + i];
+        s->stack_code_lines[at + i] = s->stack_code_lines[at + j - 1];
+        s->stack_code_lines[at + j - 1] = tl;
+    }
+    return (Py_ssize_t)m;
+}
+
+/* The task's outermost coroutine is entered: the task starts or resumes.
+ * The time since the previous sample was spent where that sample left the
+ * task (suspended, usually); from now on it runs. */
+static void
+scope_resumed(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu)
+{
+    uint64_t dw = now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0;
+    uint64_t dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
+    if (a->last_leaf != STROBE_NO_NODE) {
+        strobe_tree_add_time(a->tree, a->last_leaf, dw,
+                             a->last_after == AFTER_AWAIT ? 0 : dc);
+    }
+    uint32_t leaf;
+    if (strobe_tree_child(a->tree, STROBE_ROOT_NODE, s->stack_frames[0],
+                          s->stack_lines[0], &leaf) < 0) {
+        atomic_fetch_or(&s->rearm->errors, ERR_NOMEM);
+        leaf = STROBE_NO_NODE;
+    }
+    a->samples++;
+    a->last_wall_ns = now_wall;
+    a->last_cpu_ns = now_cpu;
+    a->last_leaf = leaf;
+    a->last_after = AFTER_CALLER; /* it runs at once: no split next time */
+    a->last_rho = -1.0;
+    a->last_late = 0;
+}
+
+/* One sample of one task scope, with the thread's stack already walked into
+ * the first `n` scratch codes. `what` is the event that took the sample (-1:
+ * none). */
+static void
+sample_scope(Sampler *s, strobe_scope *sc, size_t n, int what, PyObject *arg,
+             uint64_t now_wall, uint64_t now_cpu)
+{
+    strobe_acct *a = &sc->acct;
+    const void *frame = strobe_gen_frame(sc->coro);
+    if (frame == NULL) {
+        /* The task has finished: what the thread does now is not its time. */
+        a->last_wall_ns = now_wall;
+        a->last_cpu_ns = now_cpu;
+        a->last_leaf = STROBE_NO_NODE;
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (s->stack_fids[k] == frame) {
+            /* Running: the thread's stack from the task's coroutine down. */
+            Py_ssize_t depth = convert_codes(s, 0, k + 1, 0);
+#ifdef STROBE_REARM_SIGNAL
+            if (what == PyTrace_CALL && k == 0 && depth == 1) {
+                scope_resumed(s, a, now_wall, now_cpu);
+                return;
+            }
+            if (what == PyTrace_RETURN && k == 0 && depth == 1) {
+                /* The task suspends (or ends): it has run until now, and
+                 * waits from now on. */
+                account(s, a, now_wall, now_cpu, 1, AFTER_SAME);
+                uint32_t aw;
+                if (a->last_leaf != STROBE_NO_NODE &&
+                    strobe_tree_child(a->tree, a->last_leaf, s->await_frame, 0,
+                                      &aw) == 0) {
+                    a->last_leaf = aw;
+                    a->last_after = AFTER_AWAIT;
+                    a->last_rho = 0.0;
+                }
+                return;
+            }
+            if (what >= 0) {
+                charge_event(s, a, what, arg, now_wall, now_cpu, depth, 0, 0);
+                return;
+            }
+#endif
+            if (depth >= 0) {
+                account(s, a, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
+            }
+            return;
+        }
+    }
+    Py_ssize_t depth;
+    uint32_t leaf = s->await_frame;
+    if (sc->strict) {
+        depth = 0;
+        leaf = s->out_of_context_frame;
+    } else {
+        Py_ssize_t m = await_chain(s, sc->coro, n);
+        depth = m < 0 ? -1 : convert_codes(s, n, (size_t)m, 0);
+    }
+    if (depth < 0 || stack_reserve(s, (size_t)depth + 1) < 0) {
+        atomic_fetch_or(&s->rearm->errors, ERR_NOMEM);
+        return;
+    }
+    s->stack_frames[depth] = leaf;
+    s->stack_lines[depth] = 0;
+    account(s, a, now_wall, now_cpu, (size_t)depth + 1, AFTER_AWAIT);
+}
+
+/* A sample for every task scope: the thread's stack is walked once. */
+static void
+sample_scopes(Sampler *s, PyThreadState *ts, int what, PyObject *arg,
+              uint64_t now_wall, uint64_t now_cpu)
+{
+    walk_ctx w = {s, 0, 0, 0, 0};
+    strobe_walk_frames(ts, 0, visit_frame, &w);
+    if (w.failed) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_scopes; i++) {
+        sample_scope(s, &s->scopes[i], w.n, what, arg, now_wall, now_cpu);
+    }
 }
 
 /* ---- re-arm by signal (3.9 - 3.11) --------------------------------------- */
@@ -989,11 +1211,10 @@ finish_ccall(Sampler *s, uint64_t now_wall, uint64_t now_cpu)
  * the caller with the C function as the leaf. Returns 1 when the hook should
  * stay armed through a C call that has just begun (allow_ccall). */
 static int
-sample_event(Sampler *s, strobe_acct *a, PyThreadState *ts, int what,
-             PyObject *arg, uint64_t now_wall, uint64_t now_cpu, size_t base,
+charge_event(Sampler *s, strobe_acct *a, int what, PyObject *arg,
+             uint64_t now_wall, uint64_t now_cpu, Py_ssize_t depth, size_t base,
              int allow_ccall)
 {
-    Py_ssize_t depth = walk_stack(s, ts, base);
     int keep_armed = 0;
     if (depth >= 0) {
         uint32_t cid;
@@ -1013,8 +1234,10 @@ sample_event(Sampler *s, strobe_acct *a, PyThreadState *ts, int what,
                 s->ccall_caller = s->acct.last_leaf;
                 keep_armed = 1;
             }
-        } else if (what == PyTrace_CALL && (size_t)depth > base) {
-            /* The callee has not run yet: its caller gets the time. */
+        } else if (what == PyTrace_CALL && (size_t)depth > base &&
+                   !s->leaf_dropped) {
+            /* The callee has not run yet: its caller gets the time. (When
+             * the callee is our own, stop(), the leaf is its caller.) */
             account(s, a, now_wall, now_cpu, (size_t)depth - 1, AFTER_CALLEE);
         } else if (what == PyTrace_RETURN) {
             account(s, a, now_wall, now_cpu, (size_t)depth, AFTER_CALLER);
@@ -1032,6 +1255,16 @@ sample_event(Sampler *s, strobe_acct *a, PyThreadState *ts, int what,
         }
     }
     return keep_armed;
+}
+
+static int
+sample_event(Sampler *s, strobe_acct *a, PyThreadState *ts, int what,
+             PyObject *arg, uint64_t now_wall, uint64_t now_cpu, size_t base,
+             int allow_ccall)
+{
+    Py_ssize_t depth = walk_stack(s, ts, base);
+    return charge_event(s, a, what, arg, now_wall, now_cpu, depth, base,
+                        allow_ccall);
 }
 
 static int
@@ -1080,6 +1313,8 @@ profile_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     int keep_armed = 0;
     if (s->all_threads) {
         sample_threads(s, ts, what, arg, now_wall);
+    } else if (s->tasks) {
+        sample_scopes(s, ts, what, arg, now_wall, now_cpu);
     } else {
         keep_armed = sample_event(s, &s->acct, ts, what, arg, now_wall, now_cpu, 0, 1);
     }
@@ -1125,9 +1360,13 @@ pending_sample(void *arg)
         uint64_t now_cpu = thread_cpu_ns(r->cpu_clock);
         PyObject *exc_type, *exc_value, *exc_tb;
         PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-        Py_ssize_t depth = walk_stack(s, r->tstate, 0);
-        if (depth >= 0) {
-            account(s, &s->acct, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
+        if (s->tasks) {
+            sample_scopes(s, r->tstate, -1, NULL, now_wall, now_cpu);
+        } else {
+            Py_ssize_t depth = walk_stack(s, r->tstate, 0);
+            if (depth >= 0) {
+                account(s, &s->acct, now_wall, now_cpu, (size_t)depth, AFTER_SAME);
+            }
         }
         PyErr_Restore(exc_type, exc_value, exc_tb);
         schedule_next(r, now_wall);
@@ -1320,14 +1559,19 @@ static int
 Sampler_init(Sampler *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"interval", "own_prefix", "estimator", "timeline",
-                             "all_threads", NULL};
+                             "all_threads", "tasks", NULL};
     double interval = 0.001;
     const char *own_prefix = NULL;
     const char *estimator = "split";
-    int timeline = 0, all_threads = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|dzspp:Sampler", kwlist,
+    int timeline = 0, all_threads = 0, tasks = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|dzsppp:Sampler", kwlist,
                                      &interval, &own_prefix, &estimator, &timeline,
-                                     &all_threads)) {
+                                     &all_threads, &tasks)) {
+        return -1;
+    }
+    if (tasks && all_threads) {
+        PyErr_SetString(PyExc_ValueError,
+                        "a sampler of task scopes samples one thread");
         return -1;
     }
     if (self->rearm != NULL) {
@@ -1349,6 +1593,7 @@ Sampler_init(Sampler *self, PyObject *args, PyObject *kwds)
     self->split_estimator = strcmp(estimator, "split") == 0;
     self->timeline = timeline;
     self->all_threads = all_threads;
+    self->tasks = tasks;
     free(self->own_prefix);
     self->own_prefix = NULL;
     self->own_prefix_len = 0;
@@ -1669,6 +1914,9 @@ error_message(int bit)
     return "unknown sampling error";
 }
 
+static void scopes_clear(Sampler *self);
+static void add_errors(strobe_session *s, int errors);
+
 PyDoc_STRVAR(Sampler_stop_doc,
              "stop()\n--\n\n"
              "Stop sampling and return the session (a SessionData). Must be "
@@ -1708,7 +1956,7 @@ Sampler_stop(Sampler *self, PyObject *Py_UNUSED(ignored))
     /* The time since the last sample: a C call in progress keeps its node;
      * otherwise it goes to where the program was when it stopped us. (All
      * threads: the last sample above, taken at now_wall, has charged it.) */
-    if (!forked && !self->all_threads) {
+    if (!forked && !self->all_threads && !self->tasks) {
 #ifdef STROBE_REARM_SIGNAL
         if (state == ST_CCALL) {
             finish_ccall(self, now_wall, now_cpu);
@@ -1729,17 +1977,203 @@ Sampler_stop(Sampler *self, PyObject *Py_UNUSED(ignored))
     s->cpu_ns = now_cpu > self->start_cpu_ns ? now_cpu - self->start_cpu_ns : 0;
     int errors = atomic_load(&r->errors) | (forked ? ERR_FORKED : 0);
     rearm_decref(r);
-    for (int bit = 1; bit <= ERR_PENDING_FULL; bit <<= 1) {
-        if (errors & bit) {
-            strobe_session_add_error(s, error_message(bit));
-        }
-    }
+    add_errors(s, errors);
+    scopes_clear(self);
     strobe_cache_clear(&self->cache);
     /* The code objects are no longer kept alive: forget their lines. */
     memset(self->lines, 0, STROBE_LINE_CACHE * sizeof(*self->lines));
     Py_CLEAR(self->root_code);
     self->session = NULL;
     return strobe_session_wrap(st, s);
+}
+
+/* ---- task scopes: add_scope(), remove_scope() ----------------------------- */
+
+static void
+scopes_clear(Sampler *self)
+{
+    for (size_t i = 0; i < self->n_scopes; i++) {
+        Py_CLEAR(self->scopes[i].coro);
+        strobe_tree_free(self->scopes[i].acct.tree);
+    }
+    self->n_scopes = 0;
+}
+
+/* The errors the sampler has met so far, as session errors. */
+static void
+add_errors(strobe_session *s, int errors)
+{
+    for (int bit = 1; bit <= ERR_PENDING_FULL; bit <<= 1) {
+        if (errors & bit) {
+            strobe_session_add_error(s, error_message(bit));
+        }
+    }
+}
+
+/* Checks that the sampler samples task scopes and runs on this thread. */
+static int
+scope_call_ok(Sampler *self)
+{
+    strobe_modstate *st = sampler_state(self);
+    if (!self->tasks) {
+        PyErr_SetString(st->ProfilerError, "this sampler has no task scopes");
+        return 0;
+    }
+    if (self->rearm == NULL || self->rearm->pid != atomic_load(&current_pid)) {
+        PyErr_SetString(st->ProfilerError, "the sampler is not running");
+        return 0;
+    }
+    if (PyThreadState_Get() != self->rearm->tstate) {
+        PyErr_SetString(st->ProfilerError,
+                        "a task scope belongs to the thread that started the "
+                        "sampler");
+        return 0;
+    }
+    return 1;
+}
+
+PyDoc_STRVAR(Sampler_add_scope_doc,
+             "add_scope(coro, strict=False)\n--\n\n"
+             "Start sampling the asyncio task whose outermost coroutine is "
+             "coro (a running sampler of task scopes, on the task's thread). "
+             "Returns the scope's id for remove_scope().");
+
+static PyObject *
+Sampler_add_scope(Sampler *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"coro", "strict", NULL};
+    PyObject *coro;
+    int strict = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:add_scope", kwlist, &coro,
+                                     &strict)) {
+        return NULL;
+    }
+    if (!PyCoro_CheckExact(coro) && !PyGen_CheckExact(coro)) {
+        PyErr_SetString(PyExc_TypeError, "coro must be a coroutine or a generator");
+        return NULL;
+    }
+    if (!scope_call_ok(self)) {
+        return NULL;
+    }
+    if (self->str_cr_await == NULL) {
+        self->str_cr_await = PyUnicode_InternFromString("cr_await");
+        self->str_gi_yieldfrom = PyUnicode_InternFromString("gi_yieldfrom");
+        if (self->str_cr_await == NULL || self->str_gi_yieldfrom == NULL) {
+            Py_CLEAR(self->str_cr_await);
+            Py_CLEAR(self->str_gi_yieldfrom);
+            return NULL;
+        }
+    }
+    PyObject *empty = PyUnicode_FromStringAndSize("", 0);
+    PyObject *aw = PyUnicode_FromString("[await]");
+    PyObject *ooc = PyUnicode_FromString("[out of context]");
+    int rc = empty && aw && ooc &&
+             intern_strings(self, aw, empty, 0, STROBE_FRAME_SYNTHETIC,
+                            &self->await_frame) == 0 &&
+             intern_strings(self, ooc, empty, 0, STROBE_FRAME_SYNTHETIC,
+                            &self->out_of_context_frame) == 0;
+    Py_XDECREF(empty);
+    Py_XDECREF(aw);
+    Py_XDECREF(ooc);
+    if (!rc) {
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
+    if (self->n_scopes == self->cap_scopes) {
+        size_t ncap = self->cap_scopes ? self->cap_scopes * 2 : 8;
+        if (grow((void **)&self->scopes, ncap, sizeof(*self->scopes)) < 0) {
+            return PyErr_NoMemory();
+        }
+        self->cap_scopes = ncap;
+    }
+    strobe_tree *tree = strobe_tree_new();
+    if (tree == NULL) {
+        return PyErr_NoMemory();
+    }
+    strobe_scope *sc = &self->scopes[self->n_scopes++];
+    memset(sc, 0, sizeof(*sc));
+    sc->id = ++self->next_scope_id;
+    sc->coro = Py_NewRef(coro);
+    sc->strict = strict;
+    sc->start_time = strobe_clock_unix_time();
+    sc->start_wall_ns = strobe_clock_wall_ns();
+    sc->acct.ts = self->rearm->tstate;
+    sc->acct.cpu_clock = self->rearm->cpu_clock;
+    sc->acct.root_frame = STROBE_NO_FRAME;
+    sc->acct.last_wall_ns = sc->start_wall_ns;
+    sc->acct.last_cpu_ns = thread_cpu_ns(self->rearm->cpu_clock);
+    sc->acct.last_leaf = STROBE_NO_NODE;
+    sc->acct.last_rho = -1.0;
+    sc->acct.tree = tree;
+    return PyLong_FromLong(sc->id);
+}
+
+PyDoc_STRVAR(Sampler_remove_scope_doc,
+             "remove_scope(id)\n--\n\n"
+             "Stop sampling a task scope and return its session (a "
+             "SessionData). The sampler keeps running.");
+
+static PyObject *
+Sampler_remove_scope(Sampler *self, PyObject *arg)
+{
+    long id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!scope_call_ok(self)) {
+        return NULL;
+    }
+    size_t i = 0;
+    while (i < self->n_scopes && self->scopes[i].id != id) {
+        i++;
+    }
+    if (i == self->n_scopes) {
+        PyErr_SetString(sampler_state(self)->ProfilerError, "no such task scope");
+        return NULL;
+    }
+    strobe_scope *sc = &self->scopes[i];
+    /* A last sample: the time since the previous one goes where the task is
+     * now (in stop(), usually: our own frames are left out). */
+    uint64_t now_wall = strobe_clock_wall_ns();
+    uint64_t now_cpu = thread_cpu_ns(self->rearm->cpu_clock);
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    walk_ctx w = {self, 0, 0, 0, 0};
+    strobe_walk_frames(self->rearm->tstate, 0, visit_frame, &w);
+    if (!w.failed) {
+        sample_scope(self, sc, w.n, -1, NULL, now_wall, now_cpu);
+    }
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+
+    strobe_session *out = strobe_session_new();
+    strobe_session view = *self->session; /* its frames and metadata... */
+    view.tree = sc->acct.tree;            /* ...with the scope's tree */
+    view.timeline = NULL;
+    view.start_time = sc->start_time;
+    view.duration_ns = now_wall - sc->start_wall_ns;
+    view.sample_count = sc->acct.samples;
+    view.cpu_ns = 0;
+    for (size_t k = 0, n = strobe_tree_count(sc->acct.tree); k < n; k++) {
+        view.cpu_ns += strobe_tree_node(sc->acct.tree, (uint32_t)k)->self_cpu_ns;
+    }
+    view.errors = NULL;
+    view.n_errors = 0;
+    if (out == NULL || strobe_session_merge_used(out, &view) < 0) {
+        strobe_session_free(out);
+        return PyErr_NoMemory();
+    }
+    add_errors(out, atomic_load(&self->rearm->errors));
+    Py_CLEAR(sc->coro);
+    strobe_tree_free(sc->acct.tree);
+    self->scopes[i] = self->scopes[--self->n_scopes];
+    return strobe_session_wrap(sampler_state(self), out);
+}
+
+PyDoc_STRVAR(Sampler_scopes_doc, "The number of task scopes being sampled.");
+
+static PyObject *
+Sampler_get_scopes(Sampler *self, void *closure)
+{
+    return PyLong_FromSize_t(self->n_scopes);
 }
 
 static PyObject *
@@ -1771,6 +2205,9 @@ Sampler_traverse(Sampler *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->root_code);
     Py_VISIT(self->saved_obj);
+    for (size_t i = 0; i < self->n_scopes; i++) {
+        Py_VISIT(self->scopes[i].coro);
+    }
     return 0;
 }
 
@@ -1780,6 +2217,10 @@ Sampler_dealloc(Sampler *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     sampler_halt(self);
+    scopes_clear(self);
+    free(self->scopes);
+    Py_CLEAR(self->str_cr_await);
+    Py_CLEAR(self->str_gi_yieldfrom);
     strobe_cache_clear(&self->cache);
     strobe_session_free(self->session);
     Py_CLEAR(self->root_code);
@@ -1788,6 +2229,7 @@ Sampler_dealloc(Sampler *self)
     free(self->lines);
     free(self->stack_codes);
     free(self->stack_code_lines);
+    free(self->stack_fids);
     free(self->stack_frames);
     free(self->stack_lines);
     free(self->threads);
@@ -1850,6 +2292,10 @@ static PyMethodDef Sampler_methods[] = {
     {"start", (PyCFunction)(void (*)(void))Sampler_start, METH_FASTCALL,
      Sampler_start_doc},
     {"stop", (PyCFunction)Sampler_stop, METH_NOARGS, Sampler_stop_doc},
+    {"add_scope", (PyCFunction)(void (*)(void))Sampler_add_scope,
+     METH_VARARGS | METH_KEYWORDS, Sampler_add_scope_doc},
+    {"remove_scope", (PyCFunction)Sampler_remove_scope, METH_O,
+     Sampler_remove_scope_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1860,6 +2306,7 @@ static PyGetSetDef Sampler_getset[] = {
      "Samples taken so far in the current run.", NULL},
     {"rearm_count", (getter)Sampler_get_rearms, NULL,
      "Re-arm signals or pending calls sent over this sampler's life.", NULL},
+    {"scope_count", (getter)Sampler_get_scopes, NULL, Sampler_scopes_doc, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

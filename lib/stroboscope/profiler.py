@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 from typing import Any, Callable, Optional, TextIO
 
 from . import _core, children
@@ -47,6 +48,15 @@ class Profiler:
     samples. Each thread is charged its own wall and CPU time, so a merged
     view adds the threads' times up (4 threads busy for 1 s show 4 s).
 
+    ``async_mode`` ("enabled", the default, "disabled" or "strict") says
+    what a profiler started inside an asyncio task records: enabled, that
+    task only, from its outermost coroutine down, and while the task is
+    suspended in an ``await`` the chain of coroutines it awaits through with
+    an ``[await]`` leaf; strict, the same with one ``[out of context]``
+    frame for the suspended time; disabled, the thread's whole stack, event
+    loop included. Started outside a task, or with ``all_threads``, it
+    makes no difference (docs/async.md).
+
     With ``follow_children`` every Python child process started while it
     runs (``os.fork``, ``multiprocessing`` with any start method,
     ``subprocess`` running Python) profiles itself with the same settings
@@ -64,8 +74,14 @@ class Profiler:
         estimator: str = "split",
         follow_children: bool = False,
         children_dir: "Optional[str | os.PathLike[str]]" = None,
+        async_mode: str = "enabled",
     ) -> None:
+        if async_mode not in ("enabled", "disabled", "strict"):
+            raise ValueError("async_mode must be 'enabled', 'disabled' or 'strict'")
+        self.async_mode = async_mode
         self._interval = interval
+        self._estimator = estimator
+        self._scope: Optional[tuple] = None  # (hub, scope id) in a task
         self.all_threads = bool(all_threads)
         self._timeline = bool(timeline)
         self.follow_children = bool(follow_children)
@@ -83,7 +99,7 @@ class Profiler:
 
     @property
     def is_running(self) -> bool:
-        return self._sampler.is_running
+        return self._scope is not None or self._sampler.is_running
 
     def start(self, *, root_code: Any = None, target: Optional[str] = None) -> None:
         """Start sampling this thread (or all threads). Raises ProfilerError
@@ -98,7 +114,14 @@ class Profiler:
             self._following = children.start_following(
                 children.settings(self.children_dir, self._interval, self.all_threads, self._timeline)
             )
+        task = None if self.all_threads or self.async_mode == "disabled" else _current_task()
         try:
+            if task is not None:
+                if self.is_running:
+                    raise ProfilerError("the profiler is already running")
+                hub = _TaskHub.of_this_thread(self._interval, self._estimator)
+                self._scope = (hub, hub.add(task, self.async_mode == "strict"))
+                return
             try:
                 self._sampler.start(root_code)
             except ProfilerError:
@@ -128,7 +151,12 @@ class Profiler:
         A profiler started again after a stop adds to its session: the
         result combines every run since the last :meth:`reset`.
         Raises ProfilerError if not running or called from another thread."""
-        data = self._sampler.stop()
+        if self._scope is not None:
+            hub, scope = self._scope
+            data = hub.remove(scope)
+            self._scope = None
+        else:
+            data = self._sampler.stop()
         self._stop_following()
         session = Session(data)
         if self._target is not None:
@@ -194,6 +222,58 @@ class Profiler:
         color = _stream_wants_color(file) if color is None else color
         file.write(self.output_text(unicode=unicode, color=color, show_all=show_all, **view))
         file.flush()
+
+
+def _current_task() -> Any:
+    """The asyncio task running on this thread, or None (asyncio is only
+    looked at when the program has imported it)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running event loop on this thread
+        return None
+
+
+class _TaskHub:
+    """The sampler of one thread's task scopes: every task-scoped profiler on
+    the thread (one per task: concurrent requests under the ASGI
+    middleware) shares it. It runs while one of them does."""
+
+    _local = threading.local()
+
+    def __init__(self, interval: float, estimator: str) -> None:
+        self.key = (interval, estimator, os.getpid())
+        self.sampler = _core.Sampler(interval, _OWN_PREFIX, estimator, False, False, True)
+
+    @classmethod
+    def of_this_thread(cls, interval: float, estimator: str) -> "_TaskHub":
+        hub = getattr(cls._local, "hub", None)
+        if hub is None or hub.key != (interval, estimator, os.getpid()):
+            if hub is not None and hub.key[2] == os.getpid() and hub.sampler.is_running:
+                raise ProfilerError(
+                    "task profilers with another interval or estimator are running on this thread"
+                )
+            hub = cls._local.hub = cls(interval, estimator)
+        return hub
+
+    def add(self, task: Any, strict: bool) -> int:
+        if not self.sampler.is_running:
+            self.sampler.start()
+        try:
+            return self.sampler.add_scope(task.get_coro(), strict)
+        except BaseException:
+            if self.sampler.scope_count == 0:
+                self.sampler.stop()
+            raise
+
+    def remove(self, scope: int) -> Any:
+        try:
+            return self.sampler.remove_scope(scope)
+        finally:
+            if self.sampler.is_running and self.sampler.scope_count == 0:
+                self.sampler.stop()
 
 
 def open_html_in_browser(html: str) -> str:
