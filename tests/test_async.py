@@ -335,3 +335,18 @@ def test_awaiting_user_objects_runs_no_user_code():
     _, by_name, _ = tree(s)
     assert total(by_name, "[await]") > 0.01
     no_hook_left()
+
+
+def test_the_example_prints_one_report_per_task():
+    import subprocess
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "async_tasks.py"
+    r = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    reports = dict(part.split("\n", 1) for part in r.stdout.split("--- ")[1:])
+    assert sorted(reports) == ["fast I/O", "no I/O", "slow I/O"]
+    for text in reports.values():
+        assert "handle" in text and "crunch" in text
+        assert "_run_once" not in text and "gather" not in text
+    assert "[await]" in reports["slow I/O"] and "[await]" in reports["fast I/O"]
