@@ -22,14 +22,15 @@ count() { # adds pytest's or meson's summary from a log to the totals
 }
 
 # What only the tests need: Chromium for tests/browser/ (driven by Playwright,
-# which never downloads a browser here), Django and Flask for the middleware.
+# which never downloads a browser here), Django, Flask and uvicorn (an ASGI
+# server) for the middleware.
 if ! [ -x /usr/bin/chromium ]; then
     echo "test: installing chromium with apt-get" >&2
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
     { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium; } >"$log/apt.log" 2>&1 \
         || { tail -n 20 "$log/apt.log"; exit 1; }
 fi
-export EXTRA_PIP="playwright django flask"
+export EXTRA_PIP="playwright django flask uvicorn"
 
 # The 3.11 environment first: its meson builds the sanitizer tree below.
 bash .ci/setup.sh 3.11 >"$log/setup-3.11.log" 2>&1 || { tail -n 30 "$log/setup-3.11.log"; exit 1; }
@@ -71,7 +72,7 @@ if ls build/asan/lib/ext/_core*.so >/dev/null 2>&1; then
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     PYTHONPATH="$PWD/build/asan-pkg" build/venv-3.11/bin/python -m pytest \
-        tests/test_profiler.py tests/test_threads.py tests/test_cli.py tests/test_html.py -q -p no:cacheprovider \
+        tests/test_profiler.py tests/test_threads.py tests/test_async.py tests/test_cli.py tests/test_html.py -q -p no:cacheprovider \
         -k "not many_start_stop_cycles and not fork" >"$log/pytest-asan.log" 2>&1
     tail -n 5 "$log/pytest-asan.log"
     count "$log/pytest-asan.log"

@@ -350,3 +350,27 @@ def test_the_example_prints_one_report_per_task():
         assert "handle" in text and "crunch" in text
         assert "_run_once" not in text and "gather" not in text
     assert "[await]" in reports["slow I/O"] and "[await]" in reports["fast I/O"]
+
+
+def test_many_start_stop_cycles_of_task_profiles_do_not_leak():
+    import os
+
+    def rss_kb():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+    async def one():
+        with Profiler() as p:
+            spin(0.001)
+            await asyncio.sleep(0)
+        p.last_session.render("text")
+
+    async def rounds(n, width):
+        for _ in range(n):
+            await asyncio.gather(*(one() for _ in range(width)))
+
+    asyncio.run(rounds(5, 4))
+    before = rss_kb()
+    asyncio.run(rounds(100, 4))  # 400 profiles, 4 at once
+    assert rss_kb() - before < 8000
+    no_hook_left()
