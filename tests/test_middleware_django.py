@@ -2,17 +2,20 @@
 once for this process, varied with override_settings) and against
 ``manage.py runserver --noreload`` on 127.0.0.1 in a subprocess."""
 
+import asyncio
 import contextlib
 import logging
 import os
 import sys
+import threading
+import uuid
 
 import pytest
 
 django = pytest.importorskip("django")
 
 import stroboscope  # noqa: E402
-from webapps import checks, servers  # noqa: E402
+from webapps import checks, servers, work  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +195,115 @@ def test_concurrent_test_clients(dj):
 
     with django_client(DEBUG=True):
         checks.each_gets_its_own_profile(lambda name: is_report(Client().get(f"/{name}?profile")))
+
+
+# -- async (ASGI) mode, through the async test client -------------------------
+@contextlib.contextmanager
+def async_client(**overrides):
+    """An async test client: Django builds the middleware chain in async
+    mode, as under an ASGI server."""
+    from django.test import AsyncClient
+    from django.test.utils import override_settings
+
+    with override_settings(**overrides):
+        yield AsyncClient()
+
+
+def test_async_capable(dj):
+    from asgiref.sync import iscoroutinefunction
+
+    from stroboscope.middleware.django import ProfilerMiddleware
+
+    async def get_response(request):
+        return None
+
+    assert ProfilerMiddleware.sync_capable and ProfilerMiddleware.async_capable
+    assert iscoroutinefunction(ProfilerMiddleware(get_response))
+    assert not iscoroutinefunction(ProfilerMiddleware(lambda request: None))
+
+
+def test_async_debug_off_shows_nobody(dj, no_profiler):
+    with async_client(DEBUG=False) as c:
+        got = asyncio.run(c.get("/hello?profile"))
+    assert got.content == dj.HELLO and got["X-Test"] == "kept"
+
+
+def test_async_debug_on_shows_the_report(dj):
+    with async_client(DEBUG=True) as c:
+        is_report(asyncio.run(c.get("/async/red?profile")), "red_work", "GET /async/red")
+    checks.no_profiler_left()
+
+
+def test_async_report_of_a_sync_view(dj):
+    # Django runs it on a worker thread: the report shows the request, and
+    # the view's time as [await] only (see the middleware's docstring).
+    with async_client(DEBUG=True) as c:
+        is_report(asyncio.run(c.get("/index?profile")), "GET /index")
+    checks.no_profiler_left()
+
+
+def test_async_show_callback_runs_where_sync_code_runs(dj):
+    seen = []
+
+    def cb(request):
+        try:
+            asyncio.get_running_loop()
+            seen.append("in the event loop")
+        except RuntimeError:
+            seen.append(threading.current_thread() is not threading.main_thread() or "main thread")
+        return True
+
+    with async_client(STROBOSCOPE_SHOW_CALLBACK=cb) as c:
+        is_report(asyncio.run(c.get("/async/red?profile")), "red_work")
+    assert seen == [True]
+
+
+def test_async_show_callback_coroutine(dj):
+    async def cb(request):
+        await asyncio.sleep(0)
+        return request.path == "/async/red"
+
+    with async_client(STROBOSCOPE_SHOW_CALLBACK=cb) as c:
+        is_report(asyncio.run(c.get("/async/red?profile")), "red_work")
+        assert asyncio.run(c.get("/hello?profile")).content == dj.HELLO
+
+
+def test_async_profile_dir(dj, tmp_path):
+    with async_client(STROBOSCOPE_PROFILE_DIR=str(tmp_path), STROBOSCOPE_FILENAME="{path}.{ext}") as c:
+        assert asyncio.run(c.get("/async/red")).content.startswith(b"red ")
+        assert asyncio.run(c.get("/hello?profile")).content == dj.HELLO
+    assert sorted(os.listdir(tmp_path)) == ["async.red.html", "hello.html"]
+    assert "red_work" in (tmp_path / "async.red.html").read_text("utf-8")
+
+
+def test_async_view_that_raises(dj, tmp_path):
+    with async_client(DEBUG=True, STROBOSCOPE_PROFILE_DIR=str(tmp_path)) as c:
+        with pytest.raises(work.ViewError) as info:
+            asyncio.run(c.get("/async/boom?profile"))
+        assert info.value is work.LAST_ERROR[-1]
+        checks.no_profiler_left()
+        is_report(asyncio.run(c.get("/async/red?profile")), "red_work")
+    assert len(os.listdir(tmp_path)) == 2  # the failed request is kept too
+
+
+def test_async_under_an_all_threads_profiler(dj, caplog):
+    with async_client(DEBUG=True) as c:
+        got = checks.served_under_an_all_threads_profiler(caplog, lambda: asyncio.run(c.get("/hello?profile")))
+    assert [r.content for r in got] == [dj.HELLO] * 2
+
+
+def test_async_concurrent_requests(dj):
+    """Four requests at once on one event loop: each report holds its own
+    view's work only."""
+    query = f"profile&group={uuid.uuid4().hex}&expected={len(work.COLORS)}"
+
+    async def main(c):
+        return await asyncio.gather(*(c.get(f"/async/{color}?{query}") for color in work.COLORS))
+
+    with async_client(DEBUG=True) as c:
+        got = asyncio.run(main(c))
+    checks.own_work_only({color: is_report(r, f"GET /async/{color}") for color, r in zip(work.COLORS, got)})
+    checks.no_profiler_left()
 
 
 # -- a real server ---------------------------------------------------------

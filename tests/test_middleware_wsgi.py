@@ -132,6 +132,16 @@ def test_callback_that_raises_refuses(no_profiler, caplog):
     assert "show callback raised" in caplog.text
 
 
+def test_coroutine_callback_refuses(no_profiler, caplog):
+    async def allow(environ):  # truthy coroutine: no permission
+        return True
+
+    app = ProfilerMiddleware(hello_app, show_callback=allow)
+    with caplog.at_level(logging.WARNING, logger="stroboscope.middleware"):
+        assert call(app, query="profile")[2] == HELLO
+    assert "coroutine function" in caplog.text
+
+
 def test_callback_gets_the_environ():
     seen = []
 

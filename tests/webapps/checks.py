@@ -76,27 +76,44 @@ def view_that_raises(fetch, profile_dir):
     assert len(os.listdir(profile_dir)) == 2  # the failed request is kept too
 
 
-def each_gets_its_own_profile(fetch):
-    """``fetch(name)`` gets the report of /alpha or /beta; both run at the
-    same time (their views wait for each other) and each report must hold
-    its own view's work only."""
-    pages, errors = {}, []
+def concurrently(fn, args):
+    """{arg: fn(arg)} with every call at once, each on a thread of its own;
+    the first exception is re-raised here."""
+    got, errors = {}, []
 
-    def run(name):
+    def run(arg):
         try:
-            pages[name] = fetch(name)
+            got[arg] = fn(arg)
         except BaseException as e:  # re-raised on the test's thread
             errors.append(e)
 
-    threads = [threading.Thread(target=run, args=(name,)) for name in ("alpha", "beta")]
+    threads = [threading.Thread(target=run, args=(arg,)) for arg in args]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     if errors:
         raise errors[0]
+    return got
+
+
+def each_gets_its_own_profile(fetch):
+    """``fetch(name)`` gets the report of /alpha or /beta; both run at the
+    same time (their views wait for each other) and each report must hold
+    its own view's work only."""
+    pages = concurrently(fetch, ["alpha", "beta"])
     assert "alpha_work" in pages["alpha"] and "beta_work" not in pages["alpha"]
     assert "beta_work" in pages["beta"] and "alpha_work" not in pages["beta"]
+
+
+def own_work_only(pages):
+    """``pages`` maps a color of ``work.COLORS`` to the profile of its
+    request, all run at once: each holds its own view's function and none of
+    the others'."""
+    for color, page in pages.items():
+        assert f"{color}_work" in page, color
+        others = [c for c in pages if c != color and f"{c}_work" in page]
+        assert not others, f"the profile of {color} holds the work of {others}"
 
 
 def served_under_an_all_threads_profiler(caplog, fetch):

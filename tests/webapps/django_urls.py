@@ -39,6 +39,17 @@ def stream(request):
     return StreamingHttpResponse(work.chunks(request.path), content_type="text/plain")
 
 
+async def color(request, name):
+    """The async views (served in async mode under ASGI and AsyncClient)."""
+    view = getattr(work, name + "_work")
+    n = await view(request.GET.get("group", name), int(request.GET.get("expected", "1")))
+    return HttpResponse(f"{name} {n}\n")
+
+
+async def async_boom(request):
+    await work.async_fail()
+
+
 def allow_header(request):
     """Show callback: reports only for a marked request."""
     return request.headers.get("X-Stroboscope-Test") == "allow"
@@ -52,4 +63,5 @@ urlpatterns = [
     path("slow", slow),
     path("boom", boom),
     path("stream", stream),
-]
+    path("async/boom", async_boom),
+] + [path(f"async/{name}", color, {"name": name}) for name in work.COLORS]

@@ -116,7 +116,9 @@ def check_report_and_saved_file(srv):
     r = get(srv.base, "/index?profile", headers=ALLOW)
     checks.report_page(r.status, r.header("Content-Type"), r.body, "index_work", "GET /index")
     new = set(os.listdir(srv.profile_dir)) - before
-    assert len(new) == 1 and "-GET-index-" in new.pop()
+    # Under ASGI a request's file is saved just after its response is sent:
+    # files of earlier requests (the readiness probes) may still arrive.
+    assert len([n for n in new if "-GET-index-" in n]) == 1
 
 
 def check_error_then_normal(srv):

@@ -1,5 +1,7 @@
 """What the test views do, in functions whose names the reports must show."""
 
+import asyncio
+import collections
 import threading
 import time
 
@@ -67,3 +69,55 @@ def fail():
 def allow_all(request):
     """A show callback that lets everybody see reports."""
     return True
+
+
+# -- async views --------------------------------------------------------------
+# Four requests run at once on one event loop, each in a function named after
+# it; each profile must hold its own function and none of the others'.
+COLORS = ("red", "green", "blue", "gold")
+
+_arrived = collections.Counter()
+
+
+async def meet_async(group, expected, timeout=10):
+    """Waits until ``expected`` requests of ``group`` have arrived (meet()
+    for coroutines; a test gives each run a group of its own)."""
+    _arrived[group] += 1
+    deadline = time.monotonic() + timeout
+    while _arrived[group] < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.002)
+
+
+async def spin_async(seconds, rounds=10):
+    """CPU work in slices with an await between them: the other requests
+    run in the gaps, on the same thread."""
+    n = 0
+    for _ in range(rounds):
+        n += spin(seconds / rounds)
+        await asyncio.sleep(0.002)
+    return n
+
+
+async def red_work(group="red", expected=1, seconds=0.2):
+    await meet_async(group, expected)
+    return await spin_async(seconds)
+
+
+async def green_work(group="green", expected=1, seconds=0.2):
+    await meet_async(group, expected)
+    return await spin_async(seconds)
+
+
+async def blue_work(group="blue", expected=1, seconds=0.2):
+    await meet_async(group, expected)
+    return await spin_async(seconds)
+
+
+async def gold_work(group="gold", expected=1, seconds=0.2):
+    await meet_async(group, expected)
+    return await spin_async(seconds)
+
+
+async def async_fail():
+    await asyncio.sleep(0)
+    fail()

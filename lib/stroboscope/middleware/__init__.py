@@ -1,7 +1,7 @@
-"""Profiling web requests: the logic the Django, Flask and WSGI middleware share.
+"""Profiling web requests: the logic the Django, Flask, WSGI and ASGI middleware share.
 
-Each middleware (``stroboscope.middleware.django``, ``.flask``, ``.wsgi``)
-is thin glue around :class:`Options` and :class:`RequestRun`:
+Each middleware (``stroboscope.middleware.django``, ``.flask``, ``.wsgi``,
+``.asgi``) is thin glue around :class:`Options` and :class:`RequestRun`:
 
 - **Nothing happens unless enabled.** A request is profiled only when a
   profile directory is set, or when it carries the URL argument
@@ -29,8 +29,8 @@ is thin glue around :class:`Options` and :class:`RequestRun`:
   created with ``O_EXCL``, adding ``-1``, ``-2``, ... when the name is taken,
   so two requests never share a file.
 
-Options (keyword arguments of the WSGI middleware; ``STROBOSCOPE_`` plus the
-name in capitals in Django settings and Flask config):
+Options (keyword arguments of the WSGI and ASGI middleware; ``STROBOSCOPE_``
+plus the name in capitals in Django settings and Flask config):
 
 ``url_argument`` (default ``"profile"``)
     The query argument asking for the report instead of the response:
@@ -39,8 +39,9 @@ name in capitals in Django settings and Flask config):
 ``show_callback``
     A callable, or the dotted path of one, deciding whether this request may
     have a report; it gets the framework's request (the WSGI environ for the
-    WSGI middleware). Defaults: nobody (WSGI), ``settings.DEBUG`` (Django),
-    ``app.debug`` (Flask).
+    WSGI middleware, the scope for the ASGI one). Defaults: nobody (WSGI,
+    ASGI), ``settings.DEBUG`` (Django), ``app.debug`` (Flask). Under ASGI
+    it may be a coroutine function (it is awaited).
 ``profile_dir`` (default none)
     Profile every request and save its report there (see ``slow_threshold``).
 ``filename`` (default ``"{timestamp}-{method}-{path}-{duration}s.{ext}"``)
@@ -63,6 +64,14 @@ A request is profiled from the moment the middleware calls the next layer
 until that layer returns, on the request's own thread only (other threads,
 and concurrent requests, are not in its profile). Work a streaming response
 does while its body is sent is not in the report.
+
+Under ASGI (the ASGI middleware, Django's async path) a request is profiled
+in its own asyncio task instead: concurrent requests share the event loop's
+thread, and each profile holds only its own task, with the time it spends
+waiting in an ``await`` under an ``[await]`` leaf. Work handed to other
+tasks or to threads is not in it; the body an ASGI application sends,
+streamed or not, is. Saving and rendering run on a worker thread, so the
+event loop keeps serving.
 """
 
 from __future__ import annotations
@@ -81,7 +90,7 @@ from urllib.parse import parse_qsl
 from ..profiler import Profiler, ProfilerError
 from ..session import SESSION_SUFFIX, Session, write_atomic
 
-__all__ = ["DEFAULT_FILENAME", "Options", "RequestRun", "logger", "resolve_callable", "sanitize_path"]
+__all__ = ["DEFAULT_FILENAME", "Options", "RequestRun", "in_thread", "logger", "resolve_callable", "sanitize_path"]
 
 logger = logging.getLogger("stroboscope.middleware")
 
@@ -215,17 +224,51 @@ class Options:
             return False
         return any(name == arg for name, _ in parse_qsl(query_string, keep_blank_values=True))
 
-    def may_show(self, request: Any, default: Optional[ShowCallback] = None) -> bool:
-        """Asks the show callback (or ``default``); a false result, and any
-        exception, is a refusal."""
+    def _ask(self, request: Any, default: Optional[ShowCallback]) -> Any:
+        """The show callback's (or ``default``'s) answer; False when there is
+        none or it raised (logged)."""
         callback = self.show_callback or default
         if callback is None:
             return False
         try:
-            return bool(callback(request))
+            return callback(request)
         except Exception:
             logger.exception("stroboscope: the show callback raised; no report for this request")
             return False
+
+    @staticmethod
+    def _granted(answer: Any) -> bool:
+        try:
+            return bool(answer)
+        except Exception:
+            logger.exception("stroboscope: the show callback's answer is not a truth value; no report")
+            return False
+
+    def may_show(self, request: Any, default: Optional[ShowCallback] = None) -> bool:
+        """Asks the show callback (or ``default``); a false result, and any
+        exception, is a refusal."""
+        answer = self._ask(request, default)
+        if inspect.isawaitable(answer):
+            # A coroutine function here (WSGI, Flask, Django's sync path)
+            # cannot be awaited: its truthy coroutine is no permission.
+            getattr(answer, "close", lambda: None)()
+            logger.warning("stroboscope: the show callback is a coroutine function, which only the "
+                           "ASGI middleware can await; no report for this request")
+            return False
+        return self._granted(answer)
+
+    async def may_show_async(self, request: Any, default: Optional[ShowCallback] = None) -> bool:
+        """:meth:`may_show` in a coroutine: a callback that returns an
+        awaitable (a coroutine function) is awaited. The callback runs on
+        the event loop; it must not block."""
+        answer = self._ask(request, default)
+        if inspect.isawaitable(answer):
+            try:
+                answer = await answer
+            except Exception:
+                logger.exception("stroboscope: the show callback raised; no report for this request")
+                return False
+        return self._granted(answer)
 
     def served_unprofiled(self, method: str, path: str, reason: Exception) -> None:
         """Logs that a request could not be profiled: a warning the first
@@ -313,6 +356,10 @@ class RequestRun:
             response = call_next()
         finally:
             session = run.finish()
+
+    In a coroutine, :meth:`begin_in_task` profiles the calling asyncio task
+    only and ``await run.finish_async()`` stops it (in the same task) and
+    saves on a worker thread.
     """
 
     def __init__(self, options: Options, profiler: Profiler, method: str, path: str) -> None:
@@ -322,14 +369,16 @@ class RequestRun:
         self._path = path
         self._when = time.time()
         self._started = _clock()
+        self._duration = 0.0
         self._session: Optional[Session] = None
-        self._finished = False
+        self._stopped = False
+        self._saved = False
 
     @classmethod
-    def begin(cls, options: Options, method: str, path: str) -> Optional["RequestRun"]:
+    def begin(cls, options: Options, method: str, path: str, **profiler_options: Any) -> Optional["RequestRun"]:
         # This thread only: the request's thread is the one that runs it, and
         # concurrent requests must not land in each other's profiles.
-        profiler = Profiler(interval=options.interval, all_threads=False)
+        profiler = Profiler(interval=options.interval, all_threads=False, **profiler_options)
         try:
             # The report names the request, not the server's command line;
             # the query string may hold secrets and is left out.
@@ -341,22 +390,70 @@ class RequestRun:
             return None
         return cls(options, profiler, method, path)
 
-    def finish(self) -> Optional[Session]:
-        """Never raises: it runs while the view's own exception, if any, is
-        on its way to the framework."""
-        if self._finished:
+    @classmethod
+    def begin_in_task(cls, options: Options, method: str, path: str) -> Optional["RequestRun"]:
+        """:meth:`begin` for a request served by a coroutine. Started inside
+        an asyncio task, the profiler samples that task only, so requests
+        sharing the event loop's thread keep their own profiles. Outside
+        one (an ASGI server on trio) it would sample the whole thread, every
+        concurrent request mixed in: the request is served unprofiled."""
+        import asyncio
+
+        try:
+            in_task = asyncio.current_task() is not None
+        except RuntimeError:  # no running asyncio event loop
+            in_task = False
+        if not in_task:
+            reason = ProfilerError("the request does not run in an asyncio task, so it cannot be profiled on its own")
+            options.served_unprofiled(method, path, reason)
+            return None
+        return cls.begin(options, method, path, async_mode="enabled")
+
+    def stop(self) -> Optional[Session]:
+        """Stops the profiler (on the thread, or in the task, that began)
+        and returns the session, or None (logged) if profiling failed. Never
+        raises: it runs while the view's own exception, if any, is on its
+        way to the framework."""
+        if self._stopped:
             return self._session
-        self._finished = True
-        duration = _clock() - self._started
+        self._stopped = True
+        self._duration = _clock() - self._started
         try:
             self._session = self._profiler.stop()
         except Exception as e:
             logger.warning("stroboscope: profiling %s %s failed: %s", self._method, self._path[:200], e)
-            return None
-        opts = self._options
-        if opts.profile_dir and duration >= opts.slow_threshold:
-            opts.save(self._session, self._method, self._path, duration, self._when)
         return self._session
+
+    def save(self) -> None:
+        """Saves the stopped run's session when the profile directory and
+        the slow threshold ask for it; any thread. Never raises."""
+        opts = self._options
+        if self._saved or self._session is None:
+            return
+        self._saved = True
+        if opts.profile_dir and self._duration >= opts.slow_threshold:
+            opts.save(self._session, self._method, self._path, self._duration, self._when)
+
+    def finish(self) -> Optional[Session]:
+        """:meth:`stop`, then :meth:`save`; never raises."""
+        session = self.stop()
+        self.save()
+        return session
+
+    async def finish_async(self) -> Optional[Session]:
+        """:meth:`finish` in the task that began: stops here, saves on a
+        worker thread (writing a file must not hold up the event loop)."""
+        session = self.stop()
+        if session is not None and self._options.profile_dir:
+            await in_thread(self.save)
+        return session
+
+
+async def in_thread(func: Callable[..., Any], *args: Any) -> Any:
+    """Runs ``func(*args)`` on the event loop's default executor."""
+    import asyncio
+
+    return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
 
 def render_report(session: Optional[Session], method: str, path: str) -> Optional[bytes]:
