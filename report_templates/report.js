@@ -14,7 +14,8 @@
  * report; text is the text report's label. settings() and set(obj) read and
  * change the settings as the controls do; threads() lists the threads as the
  * selector does; fnmatch(name, pattern) is the glob matcher; visibleRows()
- * counts the rows expanded into view. */
+ * counts the rows expanded into view; lanes() lists the timeline's lanes,
+ * {node (view id; 0: one lane for all), row, rows, leaves (view ids)}. */
 (function () {
   'use strict';
 
@@ -201,10 +202,13 @@
     return res;
   }
 
+  /* The settings that hold patterns; each has its text box, #f-hide... */
+  const LISTS = ['hide', 'show', 'hide_regex', 'show_regex'];
+
   /* One flag byte per frame, as ViewOptions.frame_flags (session.py) does. */
-  function frameFlags(s, inputs = {}) {
-    const hide = compile(s.hide, true, inputs.hide).concat(compile(s.hide_regex, false, inputs.hide_regex));
-    const show = compile(s.show, true, inputs.show).concat(compile(s.show_regex, false, inputs.show_regex));
+  function frameFlags(s, inputs) {
+    const [hide, show] = ['hide', 'show'].map((k) =>
+      compile(s[k], true, inputs[k]).concat(compile(s[k + '_regex'], false, inputs[k + '_regex'])));
     const flags = new U8(nF);
     for (let f = 0; f < nF; f++) {
       const file = fFile[f];
@@ -326,7 +330,8 @@
     }
     for (let i = 0; i < n; i++) V.end[i] = i + 1;
     for (let i = n - 1; i > 0; i--) { const p = V.parent[i]; if (V.end[i] > V.end[p]) V.end[p] = V.end[i]; }
-    V.tot = o.time === 'cpu' ? V.tc : V.tw;
+    const cpu = o.time === 'cpu';
+    V.tot = cpu ? V.tc : V.tw; V.self = cpu ? V.sc : V.sw;
     return V;
   }
 
@@ -379,8 +384,6 @@
     time: defaults.time === 'cpu' ? 'cpu' : 'wall',
     threshold: typeof defaults.threshold === 'number' ? defaults.threshold : 1,
     show_all: !!defaults.show_all,
-    hide: (defaults.hide || []).slice(), show: (defaults.show || []).slice(),
-    hide_regex: (defaults.hide_regex || []).slice(), show_regex: (defaults.show_regex || []).slice(),
     collapse_recursion: defaults.collapse_recursion !== false,
     /* thread: null (every thread, each under its root) or a name or tid;
      * merge_threads: all threads folded into one tree (thread is then null). */
@@ -388,6 +391,7 @@
     merge_threads: false,
     tab: 'tree',
   };
+  for (const k of LISTS) S[k] = (defaults[k] || []).slice();
   const SAVED = Object.keys(S).filter((k) => k !== 'collapse_recursion');
 
   const lines = (s) => s.split('\n').map((x) => x.replace(/\r$/, '')).filter((x) => x !== '');
@@ -429,7 +433,7 @@
   let zoomKey = 0, timer = 0;
 
   function rebuild() {
-    const pk = JSON.stringify([S.hide, S.show, S.hide_regex, S.show_regex]);
+    const pk = JSON.stringify(LISTS.map((k) => S[k]));
     if (pk !== flagsFor) {
       flags = frameFlags(S, ui.inputs);
       flagsFor = pk;
@@ -437,7 +441,7 @@
     const first = V === null, tk = S.merge_threads ? '\u0000' : S.thread;
     V = buildView(flags, S, S.merge_threads ? merged() : rawTree, focusFrames(S.thread));
     if (first || tk !== viewThread) expandDefault();
-    viewThread = tk; tlData = null;
+    viewThread = tk; tlData = tlGrid = null;
     findHits();
     refresh();
   }
@@ -484,7 +488,7 @@
 
   const ui = {
     rows: $('rows'), spacer: $('rows').firstElementChild, hits: $('hits'), tip: $('tip'),
-    inputs: { hide: $('f-hide'), show: $('f-show'), hide_regex: $('f-hide-regex'), show_regex: $('f-show-regex') },
+    inputs: Object.fromEntries(LISTS.map((k) => [k, $('f-' + k.replace('_', '-'))])),
   };
 
   function selected() {
@@ -505,7 +509,7 @@
       row.id = 'row-' + k;
       row.dataset.k = k;
       if (V.key[i] === selKey) { row.classList.add('sel'); row.setAttribute('aria-selected', 'true'); active = row.id; }
-      frag.appendChild(row);
+      frag.append(row);
     }
     ui.spacer.replaceChildren(frag);
     if (active) box.setAttribute('aria-activedescendant', active); else box.removeAttribute('aria-activedescendant');
@@ -519,29 +523,25 @@
     if (hasKids(i)) row.setAttribute('aria-expanded', isOpen(i) ? 'true' : 'false');
     if (hits && hits[i]) row.classList.add('hit');
     const sh = share(i), w = V.tw[0] > 0 ? 100 * waitNs(i) / V.tw[0] : 0;
-    row.appendChild(el('span', 'num', fmtTime(V.tot[i])));
     const bar = el('span', 'share'), fill = el('span', 'fill');
     fill.style.width = Math.min(100, sh) + '%';
     bar.append(fill, el('span', 'pct', pct(sh)));
-    row.appendChild(bar);
-    row.appendChild(el('span', 'num dim', fmtTime(S.time === 'cpu' ? V.sc[i] : V.sw[i])));
     const wait = el('span', 'num wait', w >= 0.05 ? pct(w) : '');
     if (w >= 10) wait.classList.add('hot');
-    row.appendChild(wait);
     const name = el('span', 'name');
     name.style.paddingLeft = Math.min(d - 1, INDENT_CAP) * 13 + 'px';
-    name.appendChild(el('span', 'tw', hasKids(i) ? (isOpen(i) ? '\u25be' : '\u25b8') : ''));
-    if (d - 1 > INDENT_CAP) name.appendChild(el('span', 'tag dp', 'depth ' + d));
+    name.append(el('span', 'tw', hasKids(i) ? (isOpen(i) ? '\u25be' : '\u25b8') : ''));
+    if (d - 1 > INDENT_CAP) name.append(el('span', 'tag dp', 'depth ' + d));
     if (V.hidden[i]) {
-      name.appendChild(el('span', 'group', labelText(i)));
+      name.append(el('span', 'group', labelText(i)));
     } else {
       const app = fKind[f] === 0 && !(V.flags[f] & FLAG_LIBRARY);
-      name.appendChild(el('span', app ? 'fn app' : fKind[f] === 1 ? 'fn c' : 'fn', fName[f]));
+      name.append(el('span', app ? 'fn app' : fKind[f] === 1 ? 'fn c' : 'fn', fName[f]));
       const fl = fileLine(i);
-      if (fl) name.appendChild(el('span', 'file', fl));
-      if (V.rec[i] > 1) name.appendChild(el('span', 'tag', 'recursion \u00d7' + V.rec[i]));
+      if (fl) name.append(el('span', 'file', fl));
+      if (V.rec[i] > 1) name.append(el('span', 'tag', 'recursion \u00d7' + V.rec[i]));
     }
-    row.appendChild(name);
+    row.append(el('span', 'num', fmtTime(V.tot[i])), bar, el('span', 'num dim', fmtTime(V.self[i])), wait, name);
     row.setAttribute('title', nodeLines(i).join('\n'));
     return row;
   }
@@ -615,7 +615,8 @@
 
   /* == canvases (flame graph, timeline) == */
 
-  /* A canvas that stays in view while its box scrolls over `height` pixels. */
+  /* A canvas that stays in view while its box scrolls over `height` pixels,
+   * its tooltip hidden when the pointer leaves. */
   function canvasPane(box, draw) {
     const cv = box.querySelector('canvas'), spacer = box.querySelector('.spacer');
     const pane = { box, cv, ctx: cv.getContext('2d'), height: 0 };
@@ -635,6 +636,7 @@
       draw(c, w, h, box.scrollTop);
     };
     box.addEventListener('scroll', () => pane.draw());
+    cv.addEventListener('mouseleave', hideTip);
     return pane;
   }
 
@@ -663,12 +665,19 @@
     if (max < 3) return;
     c.fillText(s.length > max ? s.slice(0, max - 1) + '\u2026' : s, x + 4, y);
   }
+  /* A box of the flame graph or the timeline: its colour, or yellow if a
+   * search finds it and grey if it finds others; its label if it fits. */
+  function drawBox(c, i, x, y, w) {
+    c.fillStyle = hits && hits[i] ? '#ffd54a' : hits && i ? '#e9ebef' : color(i);
+    c.fillRect(x, y, w > 2 ? w - 0.5 : Math.max(0.5, w), BOX_H - 1);
+    if (w > 24) { c.fillStyle = '#1d232b'; fitText(c, boxLabel(i), x, y + BOX_H / 2, w); }
+  }
   const boxLabel = (i) => i === 0 ? 'all (' + fmtTime(V.tot[0]) + ')' : V.hidden[i] ? labelText(i) : fName[V.frame[i]];
 
   function showTip(ev, lines) {
     const t = ui.tip;
     t.replaceChildren();
-    lines.forEach((s, k) => t.appendChild(el('div', k === 0 ? 'b' : '', s)));
+    lines.forEach((s, k) => t.append(el('div', k === 0 ? 'b' : '', s)));
     t.hidden = false;
     const x = Math.min(ev.clientX + 14, window.innerWidth - t.offsetWidth - 8);
     const y = ev.clientY + 18 + t.offsetHeight > window.innerHeight ? ev.clientY - t.offsetHeight - 10 : ev.clientY + 18;
@@ -681,7 +690,7 @@
     const fl = V.hidden[i] ? '' : fileLine(i);
     const out = [V.hidden[i] ? labelText(i) : fName[V.frame[i]]];
     if (fl) out.push(fl);
-    out.push(fmtTime(V.tot[i]) + ' ' + (S.time === 'cpu' ? 'CPU' : 'wall') + ' (' + pct(share(i)) + '), self ' + fmtTime(S.time === 'cpu' ? V.sc[i] : V.sw[i]));
+    out.push(fmtTime(V.tot[i]) + ' ' + (S.time === 'cpu' ? 'CPU' : 'wall') + ' (' + pct(share(i)) + '), self ' + fmtTime(V.self[i]));
     out.push('waiting (wall \u2212 CPU) ' + fmtTime(waitNs(i)) + ', ' + V.samples[i] + ' samples');
     if (V.rec[i] > 1) out.push('recursion \u00d7' + V.rec[i]);
     return out;
@@ -699,10 +708,7 @@
       if (d > d1 || bw < 0.4 || x >= w || x + bw <= 0) { i = V.end[i]; continue; }
       if (d >= d0) {
         const bx = Math.max(0, x), bx1 = Math.min(w, x + bw), y = d * BOX_H - top;
-        c.fillStyle = hits && i > 0 && !hits[i] ? '#e9ebef' : color(i);
-        if (hits && hits[i]) c.fillStyle = '#ffd54a';
-        c.fillRect(bx, y, Math.max(0.5, bx1 - bx - 0.5), BOX_H - 1);
-        if (bx1 - bx > 24) { c.fillStyle = '#1d232b'; fitText(c, boxLabel(i), bx, y + BOX_H / 2, bx1 - bx); }
+        drawBox(c, i, bx, y, bx1 - bx);
         flameBoxes.push([i, bx, y, bx1]);
       }
       i++;
@@ -733,11 +739,11 @@
     chain.reverse();
     box.replaceChildren();
     chain.forEach((i, k) => {
-      if (chain.length > 10 && k > 2 && k < chain.length - 6) { if (k === 3) box.appendChild(el('span', 'sep', '\u2026')); return; }
-      if (k > 0) box.appendChild(el('span', 'sep', '\u203a'));
+      if (chain.length > 10 && k > 2 && k < chain.length - 6) { if (k === 3) box.append(el('span', 'sep', '\u2026')); return; }
+      if (k > 0) box.append(el('span', 'sep', '\u203a'));
       const b = el('button', i === z ? 'crumb cur' : 'crumb', i === 0 ? 'all' : boxLabel(i));
       b.addEventListener('click', () => { zoomKey = V.key[i]; drawFlame(); });
-      box.appendChild(b);
+      box.append(b);
     });
   }
 
@@ -749,7 +755,6 @@
     return -1;
   }
   flame.cv.addEventListener('mousemove', (ev) => { const i = flameHit(ev); if (i < 0) hideTip(); else showTip(ev, nodeLines(i)); });
-  flame.cv.addEventListener('mouseleave', hideTip);
   flame.cv.addEventListener('click', (ev) => {
     const i = flameHit(ev);
     if (i < 0) return;
@@ -757,65 +762,86 @@
     drawFlame();
   });
 
-  /* The timeline: the stack of each moment, time across, depth down. */
+  /* The timeline: the stack of each moment, time across, depth down. With
+   * every thread in view ("All threads" of an all-threads session), one lane
+   * per thread, busiest first as in the tree: a row with its name, then its
+   * stacks, as deep as its deepest. */
   const TL = session.timeline;
-  let tlRange = null, tlLeaf = null, tlGrid = null, tlRows = [0, 0], tlData = null;
-  const tlEnd = TL ? Math.max(meta.duration_ns, TL.times.length ? TL.times[TL.times.length - 1] + TL.stride * meta.interval_ns : 0) : 0;
+  let tlRange = null, tlW = 0, tlGrid = null, tlR0 = 0, tlData = null;
+  const tlEnd = TL ? Math.max(meta.duration_ns, ...TL.times.slice(-1).map((t) => t + TL.stride * meta.interval_ns)) : 0;
 
-  /* The samples in the view (a chosen thread's only) and their view nodes:
-   * a leaf under the threshold shows as its nearest kept ancestor. */
-  function tlSamples() {
+  /* {lanes, rows}: each lane {node (its thread's top-level view node, or 0:
+   * one lane for all), row (its first), rows (its depth d on row + d - 1),
+   * t, leaf}: the times and view nodes of its samples (a chosen thread's
+   * only); a leaf under the threshold shows as its nearest kept ancestor. */
+  function tlLanes() {
     if (tlData) return tlData;
-    const n = TL.times.length, times = new F64(n), leaf = new I32(n);
-    let m = 0;
-    for (let k = 0; k < n; k++) {
+    const lane = new I32(V.n), lanes = [];
+    let rows = 0;
+    const add = (node) => {
+      let d = 0;
+      for (let j = node; j < V.end[node]; j++) { lane[j] = lanes.length; d = Math.max(d, V.depth[j]); }
+      lanes.push({ node, row: rows, rows: d, t: [], leaf: [] });
+      rows += d;
+    };
+    if (threads.length && S.thread == null && !S.merge_threads) {
+      lane[0] = -1;
+      for (let i = 1; i < V.n; i = V.end[i]) add(i);
+    } else add(0);
+    for (let k = 0; k < TL.times.length; k++) {
       const raw = TL.nodes[k];
       let b = V.map[V.of ? V.of[raw] : raw];
       if (b < 0) continue;
       while (V.newId[b] < 0) b = V.bp[b];
-      times[m] = TL.times[k]; leaf[m++] = V.newId[b];
+      const L = lanes[lane[V.newId[b]]];
+      if (L) { L.t.push(TL.times[k]); L.leaf.push(V.newId[b]); }
     }
-    return (tlData = { times: times.subarray(0, m), leaf: leaf.subarray(0, m) });
+    return (tlData = { lanes, rows });
   }
 
   /* A sample's wall time is the time since the sample before it (of its
-   * thread), so sample k stands for the moments from the previous kept
-   * sample to times[k]. */
-  function tlColumns(w) {
-    const [t0, t1] = tlRange, { times, leaf } = tlSamples(), step = TL.stride * meta.interval_ns;
-    tlLeaf = new I32(w).fill(-1);
+   * thread), so sample k of a lane stands for the moments from the one
+   * before it to t[k]. L.cols: the leaf of each pixel column, or -1. */
+  function tlColumns(L, w) {
+    const [t0, t1] = tlRange, { t: times, leaf } = L, step = TL.stride * meta.interval_ns;
+    const cols = L.cols = new I32(w).fill(-1);
     let k = 0;
     for (let c = 0; c < w; c++) {
       const t = t0 + (c + 0.5) * (t1 - t0) / w;
       while (k < times.length && times[k] < t) k++;
-      if (k < times.length && t >= (k > 0 ? times[k - 1] : times[0] - step)) tlLeaf[c] = leaf[k];
+      if (k < times.length && t >= (k > 0 ? times[k - 1] : times[0] - step)) cols[c] = leaf[k];
     }
   }
 
+  /* Draws the rows on screen only: tlGrid holds their view nodes, from row tlR0. */
   const timeline = canvasPane($('tl-box'), (c, w, h, top) => {
-    tlColumns(w);
-    const d0 = Math.max(1, Math.floor((top - AXIS_H) / BOX_H) + 1), d1 = d0 + Math.ceil(h / BOX_H) + 1;
-    const rows = d1 - d0 + 1, grid = new I32(rows * w).fill(-1);
-    for (let x = 0; x < w; x++) {
-      const leaf = tlLeaf[x];
-      if (leaf < 0) continue;
-      if (x > 0 && tlLeaf[x - 1] === leaf) { for (let r = 0; r < rows; r++) grid[r * w + x] = grid[r * w + x - 1]; continue; }
-      let i = leaf;
-      while (V.depth[i] > d1) i = V.parent[i];
-      for (; i > 0 && V.depth[i] >= d0; i = V.parent[i]) grid[(V.depth[i] - d0) * w + x] = i;
+    const r0 = Math.max(0, Math.floor((top - AXIS_H) / BOX_H)), n = Math.ceil(h / BOX_H) + 2;
+    const grid = tlGrid = new I32(n * w).fill(-1);
+    tlW = w; tlR0 = r0;
+    for (const L of tlLanes().lanes) {
+      tlColumns(L, w);
+      /* The lane's depths on screen, a to b. */
+      const a = Math.max(1, r0 - L.row + 1), b = Math.min(L.rows, r0 + n - L.row), cols = L.cols;
+      if (a > b) continue;
+      const g = (d) => (L.row + d - 1 - r0) * w;
+      for (let x = 0; x < w; x++) {
+        const leaf = cols[x];
+        if (leaf < 0) continue;
+        if (x > 0 && cols[x - 1] === leaf) { for (let d = a; d <= b; d++) grid[g(d) + x] = grid[g(d) + x - 1]; continue; }
+        let i = leaf;
+        while (V.depth[i] > b) i = V.parent[i];
+        for (; i > L.node && V.depth[i] >= a; i = V.parent[i]) grid[g(V.depth[i]) + x] = i;
+      }
+      /* The label row: the thread's box, the whole width. */
+      if (L.node && a === 1) drawBox(c, L.node, 0, AXIS_H + L.row * BOX_H - top, w);
     }
-    tlGrid = grid; tlRows = [d0, rows];
-    for (let r = 0; r < rows; r++) {
-      const y = AXIS_H + (d0 + r - 1) * BOX_H - top;
+    for (let r = 0; r < n; r++) {
+      const y = AXIS_H + (r0 + r) * BOX_H - top;
       for (let x = 0; x < w;) {
         const i = grid[r * w + x];
         let e = x + 1;
         while (e < w && grid[r * w + e] === i) e++;
-        if (i > 0) {
-          c.fillStyle = hits && !hits[i] ? '#e9ebef' : hits ? '#ffd54a' : color(i);
-          c.fillRect(x, y, e - x - (e - x > 2 ? 0.5 : 0), BOX_H - 1);
-          if (e - x > 24) { c.fillStyle = '#1d232b'; fitText(c, boxLabel(i), x, y + BOX_H / 2, e - x); }
-        }
+        if (i > 0) drawBox(c, i, x, y, e - x);
         x = e;
       }
     }
@@ -833,13 +859,15 @@
     }
   });
 
+  /* What is under the pointer: its column x, time t, lane L (the one lane
+   * at any height), the lane's leaf at t and the box at the pointer, or -1. */
   function tlHit(ev) {
     const r = timeline.cv.getBoundingClientRect(), x = Math.floor(ev.clientX - r.left), y = ev.clientY - r.top;
-    if (!tlLeaf || x < 0 || x >= tlLeaf.length) return null;
-    const t = tlRange[0] + (x + 0.5) * (tlRange[1] - tlRange[0]) / tlLeaf.length;
-    const row = Math.floor((y + timeline.box.scrollTop - AXIS_H) / BOX_H) + 1 - tlRows[0];
-    const at = y >= AXIS_H && row >= 0 && row < tlRows[1] ? tlGrid[row * tlLeaf.length + x] : -1;
-    return { x, t, leaf: tlLeaf[x], at };
+    if (!tlGrid || x < 0 || x >= tlW) return null;
+    const t = tlRange[0] + (x + 0.5) * (tlRange[1] - tlRange[0]) / tlW;
+    const row = Math.floor((y + timeline.box.scrollTop - AXIS_H) / BOX_H);
+    const L = tlData.lanes.find((l) => !l.node || y >= AXIS_H && row >= l.row && row < l.row + l.rows);
+    return { x, t, L, leaf: L ? L.cols[x] : -1, at: L && y >= AXIS_H ? tlGrid[(row - tlR0) * tlW + x] : -1 };
   }
   let drag = null;
   timeline.cv.addEventListener('mousemove', (ev) => {
@@ -850,11 +878,10 @@
       sel.style.left = Math.min(drag.x, hit.x) + 'px'; sel.style.width = Math.abs(hit.x - drag.x) + 'px';
     }
     if (!hit || hit.leaf < 0) { hideTip(); return; }
-    const lines = ['at ' + fmtTime(hit.t), ...nodeLines(hit.leaf)];
+    const lines = ['at ' + fmtTime(hit.t) + (hit.L.node ? ' in ' + boxLabel(hit.L.node) : ''), ...nodeLines(hit.leaf)];
     if (hit.at > 0 && hit.at !== hit.leaf) lines.push('under the pointer: ' + boxLabel(hit.at));
     showTip(ev, lines);
   });
-  timeline.cv.addEventListener('mouseleave', hideTip);
   timeline.cv.addEventListener('mousedown', (ev) => { const hit = tlHit(ev); if (hit) drag = hit; });
   window.addEventListener('mouseup', (ev) => {
     if (drag === null) return;
@@ -887,10 +914,10 @@
     for (const [k, v] of items) {
       const item = el('div', 'mi');
       item.append(el('span', 'k', k), el('span', 'v', v));
-      box.appendChild(item);
+      box.append(item);
     }
     const errs = $('errors');
-    for (const e of meta.errors) errs.appendChild(el('li', null, text(e)));
+    for (const e of meta.errors) errs.append(el('li', null, text(e)));
     errs.hidden = meta.errors.length === 0;
     document.title = 'stroboscope: ' + (text(meta.target) || 'report');
   }
@@ -906,7 +933,7 @@
       if (!timer && lines(ui.inputs[k].value).join('\n') !== S[k].join('\n')) ui.inputs[k].value = S[k].join('\n');
     }
     syncThreads();
-    const n = S.hide.length + S.show.length + S.hide_regex.length + S.show_regex.length;
+    const n = LISTS.reduce((a, k) => a + S[k].length, 0);
     $('filters-btn').textContent = n ? 'Filters (' + n + ')' : 'Filters';
     for (const p of ['tree', 'flame', 'timeline']) $('pane-' + p).hidden = S.tab !== p;
   }
@@ -937,7 +964,7 @@
     else if (S.tab === 'timeline') {
       if (!TL) return;
       if (!tlRange) tlRange = [0, tlEnd];
-      timeline.height = AXIS_H + V.maxDepth * BOX_H + 4;
+      timeline.height = AXIS_H + tlLanes().rows * BOX_H + 4;
       timeline.draw();
     }
   }
@@ -1005,7 +1032,7 @@
     select(vis.indexOf(i), true);
     ui.hits.textContent = (hitAt + 1) + ' of ' + hitList.length;
   });
-  window.addEventListener('resize', () => refresh());
+  window.addEventListener('resize', refresh);
 
   /* == start == */
 
@@ -1029,12 +1056,12 @@
     viewRows() {
       const out = [];
       for (let i = 0; i < V.n; i++) {
-        const f = V.frame[i], cpu = S.time === 'cpu';
+        const f = V.frame[i];
         out.push({
           depth: V.depth[i], frame: f,
           label: i === 0 ? '' : V.hidden[i] ? V.glabel[i] : fName[f], name: i === 0 ? '' : fName[f],
           text: labelText(i), file: i === 0 ? '' : fFile[f], line: V.line[i],
-          total_ns: cpu ? V.tc[i] : V.tw[i], self_ns: cpu ? V.sc[i] : V.sw[i],
+          total_ns: V.tot[i], self_ns: V.self[i],
           total_wall_ns: V.tw[i], self_wall_ns: V.sw[i], total_cpu_ns: V.tc[i], self_cpu_ns: V.sc[i],
           samples: V.samples[i], hidden_count: V.hidden[i], recursion: V.rec[i],
         });
@@ -1045,5 +1072,6 @@
     threads() { return threads.map((t) => ({ ...t })); },
     set, fnmatch,
     visibleRows() { return vis.length; },
+    lanes() { return tlLanes().lanes.map(({ node, row, rows, leaf }) => ({ node, row, rows, leaves: [...new Set(leaf)] })); },
   };
 })();

@@ -216,30 +216,38 @@ def test_cpu_toggle_with_thread(threads_page, threads_session):
     threads_page.assert_clean()
 
 
-def timeline_pixel(report, x_share, depth):
-    """The alpha of the timeline canvas at x_share of its width, in the row of
-    this depth."""
+def timeline_pixel(report, x_share, row):
+    """The alpha of the timeline canvas at x_share of its width, in this row
+    (0: the first under the axis; with one lane, depth 1)."""
     return report.page.evaluate(
-        """([xs, d]) => { const c = document.querySelector('#tl-box canvas'), r = window.devicePixelRatio || 1;
-        return c.getContext('2d').getImageData(Math.floor(c.width * xs), Math.floor((22 + (d - 1) * 18 + 9) * r), 1, 1).data[3]; }""",
-        [x_share, depth],
+        """([xs, row]) => { const c = document.querySelector('#tl-box canvas'), r = window.devicePixelRatio || 1;
+        return c.getContext('2d').getImageData(Math.floor(c.width * xs), Math.floor((22 + row * 18 + 9) * r), 1, 1).data[3]; }""",
+        [x_share, row],
     )
 
 
 def test_timeline_follows_thread(threads_page):
     page = threads_page.page
     page.click("[data-tab=timeline]")
-    # Every thread: someone is running at the end of the run.
-    assert timeline_pixel(threads_page, 0.95, 1) > 0
+    # Every thread, a lane each (its first row its label, depth 2 below it):
+    # the busy worker runs to the end of the run, the sleeper is done after
+    # 0.3 s (test_report_lanes.py has the lanes in detail).
+    rows = threads_page.rows()
+    first = {rows[lane["node"]]["label"].rsplit(" (tid ", 1)[0]: lane["row"] for lane in page.evaluate("stroboscope.lanes()")}
+    assert sorted(first) == sorted(NAMES + ["MainThread"])
+    assert timeline_pixel(threads_page, 0.95, first["busy-worker"] + 1) > 0
+    assert timeline_pixel(threads_page, 0.1, first["sleeper"] + 1) > 0
+    assert timeline_pixel(threads_page, 0.95, first["sleeper"] + 1) == 0
+    threads_page.shot("threads-timeline-lanes")
     pick(threads_page, "sleeper")
     # The sleeper is done after 0.3 s of a run of about 0.6 s.
-    assert timeline_pixel(threads_page, 0.1, 1) > 0
-    assert timeline_pixel(threads_page, 0.95, 1) == 0
+    assert timeline_pixel(threads_page, 0.1, 0) > 0
+    assert timeline_pixel(threads_page, 0.95, 0) == 0
     threads_page.shot("thread-timeline")
     pick(threads_page, "busy-worker")
-    assert timeline_pixel(threads_page, 0.95, 1) > 0
+    assert timeline_pixel(threads_page, 0.95, 0) > 0
     page.select_option("#thread", "merged")
-    assert timeline_pixel(threads_page, 0.95, 1) > 0
+    assert timeline_pixel(threads_page, 0.95, 0) > 0
     page.click("[data-tab=flame]")
     pick(threads_page, "busy-worker")
     threads_page.shot("thread-flame")
