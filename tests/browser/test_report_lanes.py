@@ -7,6 +7,7 @@ import re
 
 import pytest
 from pagetools import profile, render_html
+from test_report_threads import SPIN
 
 pytestmark = pytest.mark.full
 
@@ -14,14 +15,7 @@ pytestmark = pytest.mark.full
 # time, while the main thread waits for them.
 LANES_SCRIPT = '''
 import threading, time
-
-def spin(seconds):
-    end = time.perf_counter() + seconds
-    n = 0
-    while time.perf_counter() < end:
-        n += sum(i * i for i in range(200))
-    return n
-
+''' + SPIN + '''
 def alpha_task():
     spin(0.6)
 

@@ -10,6 +10,16 @@ from pagetools import assert_parity, painted, profile, render_html, render_json
 
 pytestmark = pytest.mark.full
 
+# Busy for `seconds` of wall time (the other scripts' threads use it too).
+SPIN = '''
+def spin(seconds):
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        n += sum(i * i for i in range(200))
+    return n
+'''
+
 # Three named threads doing different work while the main thread holds a
 # lock, spins a little and sleeps: one busy, one asleep for 0.3 s, one
 # waiting on the lock (its name also tries to be HTML). A blocked thread is
@@ -18,14 +28,7 @@ THREADS_SCRIPT = '''
 import threading, time
 
 lock = threading.Lock()
-
-def spin(seconds):
-    end = time.perf_counter() + seconds
-    n = 0
-    while time.perf_counter() < end:
-        n += sum(i * i for i in range(200))
-    return n
-
+''' + SPIN + '''
 def crunch():
     spin(0.6)
 
