@@ -59,7 +59,7 @@ def test_samples_a_busy_loop():
     assert 0.25 < s.duration < 5
     text = s.render("text", unicode=False, color=False)
     assert "busy" in text
-    assert s.mechanism == ("signal+setprofile" if SIGNAL_PATH else "pending-call")
+    assert s.mechanism.split(", ")[0] == ("signal+setprofile" if SIGNAL_PATH else "pending-call")
     assert s.errors == []
 
 
@@ -405,3 +405,18 @@ def test_a_loop_right_before_stop_is_charged_to_its_function():
     _, by_name = nodes_by_name(p.last_session)
     (node,) = by_name["test_a_loop_right_before_stop_is_charged_to_its_function.<locals>.loop_then_stop"]
     assert node["self_wall"] > 0.08
+
+
+def test_timer_kind_is_in_the_session_and_can_be_turned_off():
+    code = "import stroboscope\nwith stroboscope.Profiler() as p: pass\nprint(p.last_session.mechanism)"
+    env = dict(os.environ, STROBOSCOPE_TIMER="normal")
+    normal = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert normal.returncode == 0, normal.stderr
+    assert "realtime" not in normal.stdout
+    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    base = "signal+setprofile" if SIGNAL_PATH else "pending-call"
+    assert default.stdout.strip() in (base, base + ", realtime timer")
+    # When this process may use SCHED_FIFO, the timer does.
+    probe = "import os\nos.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))"
+    if subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0:
+        assert default.stdout.strip() == base + ", realtime timer"

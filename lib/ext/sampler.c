@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ typedef struct strobe_rearm {
     atomic_int state;
     atomic_uint_fast64_t deadline_ns;
     atomic_uint_fast64_t fire_wall_ns; /* when the timer last re-armed */
+    atomic_uint_fast64_t fire_late_ns; /* how long after the deadline */
     /* The CPU clocks the timer reads at a re-arm (the profiled thread's, or
      * with all threads the first STROBE_FIRE_CLOCKS threads'), published by
      * the sampler; and what it read at the last re-arm, for the split
@@ -97,6 +99,7 @@ typedef struct strobe_rearm {
                                 signalled (compared, never dereferenced) */
 
     pthread_t thread;
+    int realtime;            /* the timer thread runs SCHED_FIFO */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int thread_started;
@@ -650,10 +653,13 @@ account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
 
 /* Sampling is over for this interval: the next deadline counts from now
  * (the end of the sample, so costly samples cannot make sampling spiral),
- * less the time the re-arm waited for an event, up to half an interval:
- * a C call in progress at the re-arm (common in library-heavy code) would
- * otherwise stretch every interval by its length. The timer still fires at
- * most once an interval plus the sample's cost. `began` is when the sample
+ * less the time the re-arm waited for an event and the time the timer
+ * thread woke up late, up to half an interval in all: a C call in progress
+ * at the re-arm (common in library-heavy code) would otherwise stretch every
+ * interval by its length, and so would the timer's wake-up latency (25 to
+ * 50 us typically, a few ms when the cores are busy: with 4 busy threads
+ * that cost 5 to 15 % of the samples). Samples stay at least half an
+ * interval apart, plus the sample's cost. `began` is when the sample
  * started. */
 static void
 schedule_next(strobe_rearm *r, uint64_t began)
@@ -662,13 +668,19 @@ schedule_next(strobe_rearm *r, uint64_t began)
     uint64_t fired = atomic_load(&r->fire_wall_ns);
     uint64_t credit = 0;
     if (fired != 0 && fired <= began) {
-        credit = began - fired;
+        credit = began - fired + atomic_load(&r->fire_late_ns);
         if (credit > r->interval_ns / 2) {
             credit = r->interval_ns / 2;
         }
     }
     atomic_store(&r->deadline_ns, now + r->interval_ns - credit);
     atomic_store(&r->state, ST_WAITING);
+    /* The timer may sleep until a re-send that is no longer needed (a
+     * quarter or a whole interval after its signal): wake it to count down
+     * to the new deadline instead, or it fires late. */
+    pthread_mutex_lock(&r->mu);
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* Whether the profiled thread still exists (the GIL must be held). */
@@ -1450,6 +1462,7 @@ timer_main(void *arg)
                 wait_until(r, deadline);
                 continue;
             }
+            atomic_store(&r->fire_late_ns, now - deadline);
             atomic_store(&r->fire_wall_ns, now);
             int nclk = atomic_load(&r->n_fire_clocks);
             for (int i = 0; i < nclk; i++) {
@@ -1545,6 +1558,37 @@ timer_main(void *arg)
     (void)resend_at; /* only the signal path re-sends */
     (void)backoff;
     return NULL;
+}
+
+/* Starts the timer thread: SCHED_FIFO (priority 1) when the process may
+ * (root, CAP_SYS_NICE, or an RLIMIT_RTPRIO above 0; not when
+ * STROBOSCOPE_TIMER=normal), else as the program's threads run. A
+ * real-time timer wakes on time: an ordinary one waits for a CPU among the
+ * program's threads, 25 to 50 us usually but milliseconds at times with
+ * several busy threads (tests/benchmarks/overhead.py, four-threads: 79 %
+ * of the nominal rate, 97 % with it). It runs a few microseconds an
+ * interval and never spins. 0 or an errno. */
+static int
+start_timer(strobe_rearm *r)
+{
+    const char *want = getenv("STROBOSCOPE_TIMER");
+    if (want == NULL || strcmp(want, "normal") != 0) {
+        pthread_attr_t attr;
+        struct sched_param sp = {.sched_priority = 1};
+        if (pthread_attr_init(&attr) == 0) {
+            int rc = pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+            rc = rc ? rc : pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+            rc = rc ? rc : pthread_attr_setschedparam(&attr, &sp);
+            rc = rc ? rc : pthread_create(&r->thread, &attr, timer_main, r);
+            pthread_attr_destroy(&attr);
+            if (rc == 0) {
+                r->realtime = 1;
+                return 0;
+            }
+        }
+    }
+    r->realtime = 0;
+    return pthread_create(&r->thread, NULL, timer_main, r);
 }
 
 /* ---- the Python type ------------------------------------------------------- */
@@ -1867,7 +1911,14 @@ Sampler_start(Sampler *self, PyObject *const *args, Py_ssize_t nargs)
     r->next_running = running_list;
     running_list = r;
 
-    int rc = pthread_create(&r->thread, NULL, timer_main, r);
+    int rc = start_timer(r);
+    if (rc == 0 && r->realtime &&
+        strobe_session_set_string(&session->mechanism,
+                                  STROBE_MECHANISM ", realtime timer") < 0) {
+        PyErr_NoMemory();
+        r->thread_started = 1;
+        goto error;
+    }
     if (rc != 0) {
         errno = rc;
         PyErr_SetFromErrno(PyExc_OSError);
