@@ -115,7 +115,11 @@ strobe_gen_location(PyObject *gen, PyCodeObject **code, int *lasti)
     return 0;
 #else
     PyFrameObject *f = g->gi_frame;
+#if PY_VERSION_HEX >= 0x030A0000
+    if (f == NULL || _PyFrame_IsExecuting(f)) {
+#else
     if (f == NULL || g->gi_running) {
+#endif
         return -1;
     }
     *code = f->f_code;
