@@ -473,6 +473,21 @@ visit_frame(void *arg, PyCodeObject *co, int lasti, const void *frame)
     return 0;
 }
 
+/* Walks the frames of `ts` into the scratch codes (s->stack_codes,
+ * stack_code_lines, stack_fids), innermost first, up to root_code when
+ * `use_root` (then *reached_root says whether it was met). Returns the
+ * count, or -1 when out of memory. */
+static Py_ssize_t
+walk_codes(Sampler *s, PyThreadState *ts, int use_root, int *reached_root)
+{
+    walk_ctx w = {s, 0, 0, use_root, 0};
+    strobe_walk_frames(ts, 0, visit_frame, &w);
+    if (reached_root != NULL) {
+        *reached_root = w.reached_root;
+    }
+    return w.failed ? -1 : (Py_ssize_t)w.n;
+}
+
 /* The codes s->stack_codes[from, from + count) (leaf first, offsets in
  * stack_code_lines) to root-first frame ids in the scratch arrays from index
  * `base` on (the caller fills the first `base`), without stroboscope's own
@@ -523,15 +538,24 @@ static Py_ssize_t
 walk_stack(Sampler *s, PyThreadState *ts, size_t base)
 {
     int use_root = s->root_code != NULL && ts == s->rearm->tstate;
-    walk_ctx w = {s, 0, 0, use_root, 0};
-    strobe_walk_frames(ts, 0, visit_frame, &w);
-    if (w.failed) {
+    int reached_root = 0;
+    Py_ssize_t n = walk_codes(s, ts, use_root, &reached_root);
+    if (n < 0) {
         return -1;
     }
-    if (use_root && !w.reached_root) {
+    if (use_root && !reached_root) {
         return (Py_ssize_t)base;
     }
-    return convert_codes(s, 0, w.n, base);
+    return convert_codes(s, 0, (size_t)n, base);
+}
+
+/* The wall and CPU time since the previous sample of `a`. */
+static void
+gap_since(const strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
+          uint64_t *dw, uint64_t *dc)
+{
+    *dw = now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0;
+    *dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
 }
 
 /* Where the program is right after the event that took a sample: the part
@@ -550,8 +574,8 @@ account(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu,
 {
     strobe_rearm *r = s->rearm;
     strobe_tree *tree = a->tree != NULL ? a->tree : s->session->tree;
-    uint64_t dw = now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0;
-    uint64_t dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
+    uint64_t dw, dc;
+    gap_since(a, now_wall, now_cpu, &dw, &dc);
     uint64_t pw = 0, pc = 0; /* the previous stack's part of this gap */
     uint64_t fw = atomic_load(&r->fire_wall_ns);
     /* The split needs this thread's CPU time at the re-arm, which the timer
@@ -977,8 +1001,8 @@ await_chain(Sampler *s, PyObject *coro, size_t at)
 static void
 scope_resumed(Sampler *s, strobe_acct *a, uint64_t now_wall, uint64_t now_cpu)
 {
-    uint64_t dw = now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0;
-    uint64_t dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
+    uint64_t dw, dc;
+    gap_since(a, now_wall, now_cpu, &dw, &dc);
     if (a->last_leaf != STROBE_NO_NODE) {
         strobe_tree_add_time(a->tree, a->last_leaf, dw,
                              a->last_after == AFTER_AWAIT ? 0 : dc);
@@ -1071,13 +1095,9 @@ static void
 sample_scopes(Sampler *s, PyThreadState *ts, int what, PyObject *arg,
               uint64_t now_wall, uint64_t now_cpu)
 {
-    walk_ctx w = {s, 0, 0, 0, 0};
-    strobe_walk_frames(ts, 0, visit_frame, &w);
-    if (w.failed) {
-        return;
-    }
-    for (size_t i = 0; i < s->n_scopes; i++) {
-        sample_scope(s, &s->scopes[i], w.n, what, arg, now_wall, now_cpu);
+    Py_ssize_t n = walk_codes(s, ts, 0, NULL);
+    for (size_t i = 0; n >= 0 && i < s->n_scopes; i++) {
+        sample_scope(s, &s->scopes[i], (size_t)n, what, arg, now_wall, now_cpu);
     }
 }
 
@@ -1206,8 +1226,8 @@ finish_ccall(Sampler *s, uint64_t now_wall, uint64_t now_cpu)
 {
     /* Everything since c_call was spent inside that C function. */
     strobe_acct *a = &s->acct;
-    uint64_t dw = now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0;
-    uint64_t dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
+    uint64_t dw, dc;
+    gap_since(a, now_wall, now_cpu, &dw, &dc);
     strobe_tree_add_time(s->session->tree, s->ccall_node, dw, dc);
     a->last_wall_ns = now_wall;
     a->last_cpu_ns = now_cpu;
@@ -2015,8 +2035,8 @@ Sampler_stop(Sampler *self, PyObject *Py_UNUSED(ignored))
 #endif
         {
             strobe_acct *a = &self->acct;
-            uint64_t dw = now_wall > a->last_wall_ns ? now_wall - a->last_wall_ns : 0;
-            uint64_t dc = now_cpu > a->last_cpu_ns ? now_cpu - a->last_cpu_ns : 0;
+            uint64_t dw, dc;
+            gap_since(a, now_wall, now_cpu, &dw, &dc);
             uint32_t node = a->last_leaf != STROBE_NO_NODE ? a->last_leaf
                                                                : STROBE_ROOT_NODE;
             if (self->session->sample_count > 0) {
@@ -2188,10 +2208,9 @@ Sampler_remove_scope(Sampler *self, PyObject *arg)
     uint64_t now_cpu = thread_cpu_ns(self->rearm->cpu_clock);
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-    walk_ctx w = {self, 0, 0, 0, 0};
-    strobe_walk_frames(self->rearm->tstate, 0, visit_frame, &w);
-    if (!w.failed) {
-        sample_scope(self, sc, w.n, -1, NULL, now_wall, now_cpu);
+    Py_ssize_t walked = walk_codes(self, self->rearm->tstate, 0, NULL);
+    if (walked >= 0) {
+        sample_scope(self, sc, (size_t)walked, -1, NULL, now_wall, now_cpu);
     }
     PyErr_Restore(exc_type, exc_value, exc_tb);
 
