@@ -87,7 +87,7 @@ import time
 from typing import Any, Callable, Optional, Union
 from urllib.parse import parse_qsl
 
-from ..profiler import Profiler, ProfilerError
+from ..profiler import Profiler, ProfilerError, _current_task
 from ..session import SESSION_SUFFIX, Session, write_atomic
 
 __all__ = ["DEFAULT_FILENAME", "Options", "RequestRun", "in_thread", "logger", "resolve_callable", "sanitize_path"]
@@ -397,13 +397,7 @@ class RequestRun:
         sharing the event loop's thread keep their own profiles. Outside
         one (an ASGI server on trio) it would sample the whole thread, every
         concurrent request mixed in: the request is served unprofiled."""
-        import asyncio
-
-        try:
-            in_task = asyncio.current_task() is not None
-        except RuntimeError:  # no running asyncio event loop
-            in_task = False
-        if not in_task:
+        if _current_task() is None:
             reason = ProfilerError("the request does not run in an asyncio task, so it cannot be profiled on its own")
             options.served_unprofiled(method, path, reason)
             return None
