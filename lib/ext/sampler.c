@@ -1586,7 +1586,7 @@ timer_main(void *arg)
  * real-time timer wakes on time: an ordinary one waits for a CPU among the
  * program's threads, 25 to 50 us usually but milliseconds at times with
  * several busy threads (tests/benchmarks/overhead.py, four-threads: 79 %
- * of the nominal rate, 97 % with it). It runs a few microseconds an
+ * of the nominal rate, 98 % with it). It runs a few microseconds an
  * interval and never spins. 0 or an errno. */
 static int
 start_timer(strobe_rearm *r)
